@@ -1,0 +1,60 @@
+# Two commands a new user needs (README): `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Where the judge server build and model are cached (rebuilt only when missing).
+JUDGE_HOME ?= $(HOME)/.cache/answer-evaluator/judge-server
+export JUDGE_HOME
+
+.PHONY: demo test lint format judge-server judge-server-build browser bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Core install: no torch; the bundled embedder is numpy only.
+$(VENV)/.installed-core: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# Dev install: torch's CPU build first (any other pin pulls a multi-GB CUDA build here),
+# then the sentence-transformers extra and the test tools.
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,sentence-transformers]'
+	touch $@ $(VENV)/.installed-core
+
+demo: $(VENV)/.installed-core
+	$(BIN)/evaluator rubrics lint rubrics/ || test $$? -eq 1
+	$(BIN)/evaluator list
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check evaluator tests benchmarks scripts
+	$(BIN)/ruff format --check evaluator tests benchmarks scripts
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format evaluator tests benchmarks scripts
+	$(BIN)/ruff check --fix evaluator tests benchmarks scripts
+
+# Builds llama.cpp's llama-server and assembles the judge model (cached in JUDGE_HOME).
+judge-server-build: $(VENV)/.installed-dev
+	$(BIN)/python scripts/judge-server build
+
+# Starts a real local OpenAI-compatible judge on 127.0.0.1 (prints its URL).
+judge-server: $(VENV)/.installed-dev
+	$(BIN)/python scripts/judge-server serve
+
+# Debian's chromium, for the HTML report test.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: $(VENV)/.installed-dev judge-server-build browser
+	$(BIN)/ruff check evaluator tests benchmarks scripts
+	$(BIN)/ruff format --check evaluator tests benchmarks scripts
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

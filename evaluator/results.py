@@ -1,0 +1,117 @@
+"""The `Grade`: what grading one answer produces, with the evidence behind every credit."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Flag(StrEnum):
+    EMPTY = "empty"
+    OFF_TOPIC = "off_topic"
+    MISCONCEPTION = "misconception"
+    # Embeddings measure coverage and topicality, not truth (DESIGN.md, measured).
+    EMBEDDING_ONLY = "embedding_only_cannot_verify_correctness"
+    POSSIBLE_INJECTION = "possible_injection"
+    JUDGE_UNSCORED = "judge_unscored"
+
+
+class Status(StrEnum):
+    COVERED = "covered"
+    PARTIAL = "partial"
+    MISSED = "missed"
+    CONTRADICTED = "contradicted"
+
+
+class Verdict(StrEnum):
+    """What the LLM judge says about one key point."""
+
+    COVERED = "covered"
+    PARTIAL = "partial"
+    MISSING = "missing"
+    CONTRADICTED = "contradicted"
+
+
+Method = Literal["embedding", "embedding+judge"]
+Band = Literal["excellent", "good", "fair", "weak", "none"]
+
+
+def band_for(score: float) -> Band:
+    if score >= 85:
+        return "excellent"
+    if score >= 70:
+        return "good"
+    if score >= 50:
+        return "fair"
+    if score > 0:
+        return "weak"
+    return "none"
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KeyPointResult(_Result):
+    id: str
+    label: str
+    text: str
+    weight: float
+    credit: float = Field(ge=0, le=1)
+    status: Status
+    # Embedding side: best-matching answer unit (or window) and its cosine similarity.
+    embedding_credit: float | None = Field(default=None, ge=0, le=1)
+    similarity: float | None = None
+    evidence: str | None = None
+    # Judge side, when a judge scored this grade.
+    judge_verdict: Verdict | None = None
+    judge_evidence: str | None = None
+    judge_reason: str | None = None
+
+
+class MisconceptionHit(_Result):
+    id: str
+    text: str
+    penalty: float
+    source: Literal["embedding", "judge"]
+    similarity: float | None = None
+    evidence: str | None = None
+
+
+class JudgeInfo(_Result):
+    model: str
+    base_url: str  # never carries credentials
+    prompt_version: str
+    latency_ms: float = 0.0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached: bool = False
+    comment: str | None = None
+    ignored_key_points: list[str] = Field(default_factory=list)
+
+
+class Grade(_Result):
+    question_id: str
+    question_number: int | None = None
+    question_title: str
+    score: float = Field(ge=0, le=100)
+    band: Band
+    method: Method
+    method_reason: str  # why this method: "no judge configured", "judge unreachable: ..."
+    key_points: list[KeyPointResult]
+    misconceptions: list[MisconceptionHit] = Field(default_factory=list)
+    flags: list[Flag] = Field(default_factory=list)
+    feedback: str = ""
+    embedder: str
+    judge: JudgeInfo | None = None
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+    @property
+    def covered(self) -> list[KeyPointResult]:
+        return [k for k in self.key_points if k.status == Status.COVERED]
+
+    @property
+    def missed(self) -> list[KeyPointResult]:
+        return [k for k in self.key_points if k.status in (Status.MISSED, Status.CONTRADICTED)]

@@ -1,0 +1,98 @@
+"""Configuration, resolved in one place: flags > environment > [tool.evaluator] > defaults.
+
+`[tool.evaluator]` is read from the nearest pyproject.toml at or above the working directory,
+so a notes repository or a course folder can carry its own settings.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_cache_dir
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from .embedding import DEFAULT_EMBEDDER
+from .errors import EvaluatorError
+
+# Environment variable -> setting name.
+ENV_VARS = {
+    "EVALUATOR_EMBEDDER": "embedder",
+    "EVALUATOR_RUBRICS": "rubrics",
+    "EVALUATOR_CACHE_DIR": "cache_dir",
+    "EVALUATOR_JUDGE_MODEL": "judge_model",
+    "OPENAI_BASE_URL": "judge_base_url",
+    "OPENAI_API_KEY": "judge_api_key",
+    "EVALUATOR_MIN_SCORE": "min_score",
+}
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    embedder: str = DEFAULT_EMBEDDER
+    rubrics: Path | None = None  # None: ./rubrics when present, else the bundled set
+    cache_dir: Path = Field(default_factory=lambda: Path(user_cache_dir("answer-evaluator")))
+    use_cache: bool = True
+
+    # The optional LLM judge (any OpenAI-compatible endpoint).
+    judge: bool | None = None  # None: on when a judge model is configured
+    judge_model: str | None = None
+    judge_base_url: str | None = None
+    judge_api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
+    judge_timeout: float = Field(default=60.0, gt=0)
+    judge_retries: int = Field(default=2, ge=0)
+    judge_temperature: float = Field(default=0.0, ge=0, le=2)
+    # Combined credit = judge_weight * judge credit + (1 - judge_weight) * embedding credit.
+    judge_weight: float = Field(default=0.7, ge=0, le=1)
+    require_judge: bool = False
+
+    min_score: float = Field(default=60.0, ge=0, le=100)
+
+    @property
+    def judge_enabled(self) -> bool:
+        return bool(self.judge_model) if self.judge is None else self.judge
+
+
+def find_pyproject(start: Path | None = None) -> Path | None:
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_tool_config(pyproject: Path | None) -> dict[str, Any]:
+    if pyproject is None:
+        return {}
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise EvaluatorError(f"{pyproject}: cannot read [tool.evaluator] ({exc})") from None
+    section = data.get("tool", {}).get("evaluator", {})
+    return {k.replace("-", "_"): v for k, v in section.items()}
+
+
+def load_settings(flags: dict[str, Any] | None = None, start: Path | None = None) -> Settings:
+    """Merge the layers; `flags` entries that are None mean "not given on the command line"."""
+    pyproject = find_pyproject(start)
+    merged: dict[str, Any] = read_tool_config(pyproject)
+    if "judge_api_key" in merged:
+        raise EvaluatorError(
+            f"{pyproject}: do not put an API key in [tool.evaluator]; set OPENAI_API_KEY instead"
+        )
+    for var, key in ENV_VARS.items():
+        value = os.environ.get(var)
+        if value:
+            merged[key] = value
+    merged.update({k: v for k, v in (flags or {}).items() if v is not None})
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        origin = f" (from {pyproject} or the environment)" if pyproject else ""
+        raise EvaluatorError(f"setting '{field}': {first['msg']}{origin}") from None
