@@ -101,7 +101,9 @@ class SentenceTransformerEmbedder:
         try:
             self._model = SentenceTransformer(_resolve_st_model(model), device="cpu")
         except Exception as exc:  # the library raises many kinds; report one line
-            raise EvaluatorError(f"cannot load sentence-transformers model '{model}': {exc}") from None
+            raise EvaluatorError(
+                f"cannot load sentence-transformers model '{model}': {exc}"
+            ) from None
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

@@ -16,6 +16,7 @@ class Flag(StrEnum):
     EMBEDDING_ONLY = "embedding_only_cannot_verify_correctness"
     POSSIBLE_INJECTION = "possible_injection"
     JUDGE_UNSCORED = "judge_unscored"
+    TRUNCATED = "truncated"  # a very long answer: only its first units were graded
 
 
 class Status(StrEnum):
@@ -107,6 +108,8 @@ class Grade(_Result):
     embedder: str
     judge: JudgeInfo | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    # Whole-answer similarity to the question / reference (drives the off-topic gate).
+    topicality: float | None = None
 
     @property
     def covered(self) -> list[KeyPointResult]:

@@ -145,7 +145,9 @@ def load_document(path: str | Path) -> RubricDocument:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""
-        raise RubricError(f"{path}:{line} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise RubricError(
+            f"{path}:{line} is not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
     if not isinstance(data, dict):
         raise RubricError(f"{path}: expected a mapping with 'document' and 'rubrics'")
     try:
@@ -215,8 +217,11 @@ class RubricSet:
                 ((difflib.SequenceMatcher(None, folded, _fold(r.title)).ratio(), r) for r in self),
                 key=lambda pair: -pair[0],
             )
-            if scored and not contained and scored[0][0] >= 0.6 and (
-                len(scored) == 1 or scored[0][0] - scored[1][0] >= 0.1
+            if (
+                scored
+                and not contained
+                and scored[0][0] >= 0.6
+                and (len(scored) == 1 or scored[0][0] - scored[1][0] >= 0.1)
             ):
                 return scored[0][1]
             candidates = contained or [r for s, r in scored[:3] if s > 0.2]
@@ -252,3 +257,30 @@ def load_rubrics(path: str | Path | None = None) -> RubricSet:
     else:
         raise RubricError(f"{path}: no such rubric file or directory")
     return RubricSet((load_document(p) for p in paths), origin=str(path))
+
+
+# ---------------------------------------------------------------------------- ad hoc
+
+
+def adhoc_rubric(question: str, reference_answer: str, rubric_id: str | None = None) -> Rubric:
+    """A rubric made on the fly from a question and a reference text (no rubric file).
+
+    Key points are the reference's sentences and items, equally weighted. Used for CSVs of
+    other courses and for the agreement benchmarks.
+    """
+    from .text import split_units
+
+    reference = reference_answer.strip()
+    if not reference:
+        raise RubricError("an ad-hoc rubric needs a non-empty reference answer")
+    units = split_units(reference) or [reference]
+    digest = hashlib.sha256(f"{question}\x1f{reference}".encode()).hexdigest()[:12]
+    cjk = len(re.findall(r"[\u3400-\u9fff]", reference + question))
+    return Rubric(
+        id=rubric_id or f"adhoc-{digest}",
+        title=(question.strip() or reference)[:80],
+        question=question.strip() or "(no question given)",
+        reference_answer=reference,
+        key_points=[KeyPoint(id=f"k{i}", text=u) for i, u in enumerate(units, 1)],
+        language="zh" if cjk * 2 >= len(re.findall(r"\w", reference + question)) * 0.5 else "en",
+    )

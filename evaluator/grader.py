@@ -1,0 +1,336 @@
+"""`Grader`: scores answers against rubrics by key-point coverage, plus the LLM judge when present.
+
+    grader = Grader.from_settings(load_settings())
+    grade = grader.grade(rubric, answer)
+    grades = grader.grade_many([(rubric, answer), ...], jobs=8)   # batched embedding
+
+All embedding work for a batch happens in one `encode` call (the model's own fast path); rubric
+vectors are computed once per rubric and cached on disk. Judge calls, when configured, run
+concurrently in up to `jobs` threads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import coverage, feedback
+from .calibration import Calibration, calibration_for
+from .embedding import Embedder, get_embedder
+from .embedding_cache import CachedEmbedder
+from .errors import JudgeError
+from .injection import detect_injection
+from .results import (
+    Flag,
+    Grade,
+    KeyPointResult,
+    MisconceptionHit,
+    Status,
+    Verdict,
+    band_for,
+)
+from .rubric import Rubric
+from .settings import Settings
+from .text import is_blank, normalise, split_units, windows
+
+if TYPE_CHECKING:
+    from .judge import Judge, JudgeOutcome
+
+MAX_UNITS = 256  # longer answers are graded on their first MAX_UNITS units (flagged "truncated")
+TOPIC_CHARS = 4000  # the whole-answer embedding for the off-topic gate reads this much
+VERDICT_CREDIT = {
+    Verdict.COVERED: 1.0,
+    Verdict.PARTIAL: 0.5,
+    Verdict.MISSING: 0.0,
+    Verdict.CONTRADICTED: 0.0,
+}
+
+
+@dataclass(frozen=True)
+class _RubricVectors:
+    key_points: np.ndarray
+    misconceptions: np.ndarray
+    topic: np.ndarray  # question and reference answer, one row each
+
+
+@dataclass
+class _Prepared:
+    """One answer after segmentation, waiting for its vectors."""
+
+    rubric: Rubric
+    answer: str
+    units: list[str]
+    candidates: list[str]  # units, then windows of adjacent units
+    truncated: bool
+    offset: int = 0  # where this answer's rows start in the batch matrix
+
+
+class Grader:
+    def __init__(
+        self,
+        embedder: Embedder | str | None = None,
+        *,
+        judge: Judge | None = None,
+        settings: Settings | None = None,
+        calibration: Calibration | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        if embedder is None or isinstance(embedder, str):
+            embedder = get_embedder(embedder or self.settings.embedder)
+        self.embedder = embedder
+        self.calibration = calibration or calibration_for(embedder.name)
+        self.judge = judge
+        self._rubric_embedder: Embedder = (
+            CachedEmbedder(embedder, self.settings.cache_dir / "embeddings.sqlite3")
+            if self.settings.use_cache and not embedder.name.startswith("hashing")
+            else embedder
+        )
+        self._vectors: dict[str, _RubricVectors] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Grader:
+        """The embedder and (when enabled) the judge that `settings` describe."""
+        judge = None
+        if settings.judge_enabled:
+            from .judge import make_judge
+
+            judge = make_judge(settings)
+        return cls(settings.embedder, judge=judge, settings=settings)
+
+    # ------------------------------------------------------------------ public
+
+    def grade(self, rubric: Rubric, answer: str) -> Grade:
+        return self.grade_many([(rubric, answer)])[0]
+
+    def grade_many(
+        self,
+        items: Sequence[tuple[Rubric, str]],
+        jobs: int = 1,
+        on_done: Callable[[int], None] | None = None,
+    ) -> list[Grade]:
+        """Grades in input order. `on_done(n)` reports progress as answers finish."""
+        started = time.perf_counter()
+        prepared = [self._prepare(rubric, answer) for rubric, answer in items]
+        vectors = self._encode_answers(prepared)
+        embed_ms = (time.perf_counter() - started) * 1000 / max(len(items), 1)
+
+        outcomes: list[JudgeOutcome | JudgeError | None] = [None] * len(prepared)
+        if self.judge is not None:
+            todo = [i for i, p in enumerate(prepared) if p.units]
+            with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1))) as pool:
+                futures = {i: pool.submit(self._judge_one, prepared[i]) for i in todo}
+                for i, future in futures.items():
+                    outcomes[i] = future.result()
+        grades = []
+        for i, p in enumerate(prepared):
+            grades.append(self._grade_one(p, vectors, outcomes[i], embed_ms))
+            if on_done:
+                on_done(1)
+        return grades
+
+    def rubric_vectors(self, rubric: Rubric) -> _RubricVectors:
+        key = rubric.content_hash()
+        if key not in self._vectors:
+            texts = (
+                [k.text for k in rubric.key_points]
+                + [m.text for m in rubric.misconceptions]
+                + [rubric.question, rubric.reference_answer[:TOPIC_CHARS]]
+            )
+            matrix = self._rubric_embedder.encode(texts)
+            k, m = len(rubric.key_points), len(rubric.misconceptions)
+            self._vectors[key] = _RubricVectors(matrix[:k], matrix[k : k + m], matrix[k + m :])
+        return self._vectors[key]
+
+    # ------------------------------------------------------------------ steps
+
+    def _prepare(self, rubric: Rubric, answer: str) -> _Prepared:
+        answer = normalise(answer or "")
+        units = [] if is_blank(answer) else split_units(answer)
+        truncated = len(units) > MAX_UNITS
+        units = units[:MAX_UNITS]
+        return _Prepared(rubric, answer, units, units + windows(units), truncated)
+
+    def _encode_answers(self, prepared: list[_Prepared]) -> np.ndarray:
+        """One encode call for every candidate of every answer, plus each whole answer."""
+        texts: list[str] = []
+        for p in prepared:
+            if p.units:
+                p.offset = len(texts)
+                texts.extend(p.candidates)
+                texts.append(p.answer[:TOPIC_CHARS])
+        for rubric in {p.rubric.content_hash(): p.rubric for p in prepared}.values():
+            self.rubric_vectors(rubric)
+        return self.embedder.encode(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+
+    def _judge_one(self, p: _Prepared) -> JudgeOutcome | JudgeError:
+        assert self.judge is not None
+        try:
+            return self.judge.assess(p.rubric, p.answer)
+        except JudgeError as exc:
+            if self.settings.require_judge:
+                raise
+            return exc
+
+    def _grade_one(
+        self,
+        p: _Prepared,
+        vectors: np.ndarray,
+        outcome: JudgeOutcome | JudgeError | None,
+        embed_ms: float,
+    ) -> Grade:
+        started = time.perf_counter()
+        rubric, cal = p.rubric, self.calibration
+        rv = self.rubric_vectors(rubric)
+        flags: list[Flag] = []
+        weights = np.array([k.weight for k in rubric.key_points], dtype=np.float32)
+
+        if not p.units:
+            flags.append(Flag.EMPTY)
+            sims = np.zeros(len(rubric.key_points), dtype=np.float32)
+            evidence: list[str | None] = [None] * len(rubric.key_points)
+            mis_hits: list[MisconceptionHit] = []
+            topical = 0.0
+        else:
+            if p.truncated:
+                flags.append(Flag.TRUNCATED)
+            cand = vectors[p.offset : p.offset + len(p.candidates)]
+            whole = vectors[p.offset + len(p.candidates)]
+            match = coverage.best_matches(rv.key_points, cand)
+            sims = match.similarity
+            evidence = [p.candidates[i] for i in match.index]
+            units = cand[: len(p.units)]
+            mis_hits = [
+                MisconceptionHit(
+                    id=rubric.misconceptions[h.index].id,
+                    text=rubric.misconceptions[h.index].text,
+                    penalty=rubric.misconceptions[h.index].penalty,
+                    source="embedding",
+                    similarity=round(h.similarity, 4),
+                    evidence=p.units[h.unit],
+                )
+                for h in coverage.misconception_matches(
+                    rv.misconceptions, units, rv.key_points, cal
+                )
+            ]
+            topical = max(coverage.topicality(whole, t) for t in rv.topic)
+            if topical < cal.off_topic:
+                flags.append(Flag.OFF_TOPIC)
+
+        emb_credit = cal.credit(sims) if p.units else np.zeros_like(sims)
+        results = [
+            KeyPointResult(
+                id=k.id,
+                label=k.label,
+                text=k.text,
+                weight=k.weight,
+                credit=float(c),
+                status=self._status(float(c)),
+                embedding_credit=float(c),
+                similarity=round(float(s), 4) if p.units else None,
+                evidence=e,
+            )
+            for k, c, s, e in zip(rubric.key_points, emb_credit, sims, evidence, strict=True)
+        ]
+
+        judge_info = None
+        if isinstance(outcome, JudgeError) or outcome is None:
+            method, flags = "embedding", [*flags, Flag.EMBEDDING_ONLY]
+            if outcome is None:
+                reason = "no judge configured" if self.judge is None else "answer is empty"
+            else:
+                reason = f"judge unscored ({outcome}); graded by embeddings alone"
+                flags.append(Flag.JUDGE_UNSCORED)
+        else:
+            method, reason = "embedding+judge", "judge and embeddings combined"
+            results, mis_hits = self._combine(rubric, results, outcome)
+            judge_info = outcome.info
+            if outcome.injection_suspected:
+                flags.append(Flag.POSSIBLE_INJECTION)
+        if p.units and Flag.POSSIBLE_INJECTION not in flags and self._looks_injected(p.answer):
+            flags.append(Flag.POSSIBLE_INJECTION)
+        if mis_hits:
+            flags.append(Flag.MISCONCEPTION)
+
+        score = coverage.weighted_score(weights, np.array([r.credit for r in results]))
+        score -= sum(h.penalty for h in mis_hits)
+        if Flag.OFF_TOPIC in flags:
+            score = min(score, cal.off_topic_cap)
+        score = float(np.clip(score, 0.0, 100.0)) if p.units else 0.0
+        score = round(score, 1)
+        timings = {"embed_ms": round(embed_ms, 2)}
+        if judge_info is not None:
+            timings["judge_ms"] = round(judge_info.latency_ms, 1)
+        timings["score_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        return Grade(
+            question_id=rubric.id,
+            question_number=rubric.number,
+            question_title=rubric.title,
+            score=score,
+            band=band_for(score),
+            method=method,
+            method_reason=reason,
+            key_points=results,
+            misconceptions=mis_hits,
+            flags=flags,
+            feedback=feedback.compose(rubric.language, results, mis_hits, flags),
+            embedder=self.embedder.name,
+            judge=judge_info,
+            timings_ms=timings,
+            topicality=round(topical, 4),
+        )
+
+    def _status(self, credit: float) -> Status:
+        if credit >= self.calibration.covered:
+            return Status.COVERED
+        if credit >= self.calibration.partial:
+            return Status.PARTIAL
+        return Status.MISSED
+
+    def _combine(
+        self,
+        rubric: Rubric,
+        results: list[KeyPointResult],
+        outcome: JudgeOutcome,
+    ) -> tuple[list[KeyPointResult], list[MisconceptionHit]]:
+        """Weighted mean of judge and embedding credit; the judge decides what is wrong."""
+        w = self.settings.judge_weight
+        combined = []
+        for r in results:
+            j = outcome.judgements.get(r.id)
+            if j is None:  # not judged: embedding credit stands
+                combined.append(r)
+                continue
+            if j.verdict == Verdict.CONTRADICTED:
+                credit, status = 0.0, Status.CONTRADICTED
+            else:
+                credit = w * VERDICT_CREDIT[j.verdict] + (1 - w) * (r.embedding_credit or 0.0)
+                status = self._status(credit)
+            combined.append(
+                r.model_copy(
+                    update={
+                        "credit": credit,
+                        "status": status,
+                        "judge_verdict": j.verdict,
+                        "judge_evidence": j.evidence,
+                        "judge_reason": j.reason,
+                    }
+                )
+            )
+        # Wrong claims reuse the right words, so embeddings cannot settle them: the judge's list
+        # replaces the embedding matches.
+        by_id = {m.id: m for m in rubric.misconceptions}
+        hits = [
+            MisconceptionHit(id=i, text=by_id[i].text, penalty=by_id[i].penalty, source="judge")
+            for i in dict.fromkeys(outcome.misconceptions)
+            if i in by_id
+        ]
+        return combined, hits
+
+    @staticmethod
+    def _looks_injected(answer: str) -> bool:
+        return bool(detect_injection(answer))
