@@ -81,7 +81,8 @@ class Grader:
     ) -> None:
         self.settings = settings or Settings()
         if embedder is None or isinstance(embedder, str):
-            embedder = get_embedder(embedder or self.settings.embedder)
+            cache_dir = self.settings.cache_dir if self.settings.use_cache else None
+            embedder = get_embedder(embedder or self.settings.embedder, cache_dir)
         self.embedder = embedder
         self.calibration = calibration or calibration_for(embedder.name)
         self.judge = judge

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
+from ..settings import Settings, load_settings
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 rubrics_option = click.option(
@@ -29,3 +31,51 @@ def embedder_option(f: F) -> F:
         help="use-multilingual (default, bundled), hashing (offline stub), or "
         "sentence-transformers:<model or path>. Env: EVALUATOR_EMBEDDER.",
     )(f)
+
+
+def judge_options(f: F) -> F:
+    """The LLM judge and cache flags, shared by every command that grades."""
+    options = [
+        click.option(
+            "--judge/--no-judge",
+            "judge",
+            default=None,
+            help="Use the LLM judge. Default: on when a judge model is configured.",
+        ),
+        click.option(
+            "--judge-model",
+            default=None,
+            help="Judge model name. Env: EVALUATOR_JUDGE_MODEL.",
+        ),
+        click.option(
+            "--judge-base-url",
+            default=None,
+            help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1. Env: OPENAI_BASE_URL. "
+            "The API key is read from OPENAI_API_KEY only (never a flag).",
+        ),
+        click.option(
+            "--require-judge",
+            is_flag=True,
+            default=None,
+            help="Fail instead of falling back to embeddings when the judge is unavailable.",
+        ),
+        click.option(
+            "--cache-dir",
+            type=click.Path(path_type=Path, file_okay=False),
+            default=None,
+            help="Where embeddings and judge replies are cached. Env: EVALUATOR_CACHE_DIR.",
+        ),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write the caches."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def settings_from_flags(**flags: Any) -> Settings:
+    """Settings for a command: its flags over env over [tool.evaluator] over defaults."""
+    if flags.pop("no_cache", False):
+        flags["use_cache"] = False
+    if flags.get("require_judge") is False:
+        flags["require_judge"] = None  # an absent flag must not override the config
+    return load_settings(flags)

@@ -1,0 +1,122 @@
+"""Renderers for one `Grade`: a terminal report (rich) and Markdown."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from .results import Flag, Grade, Status
+
+_STATUS_STYLE = {
+    Status.COVERED: ("✔", "green"),
+    Status.PARTIAL: ("◐", "yellow"),
+    Status.MISSED: ("✘", "red"),
+    Status.CONTRADICTED: ("⚠", "bold red"),
+}
+_BAND_STYLE = {
+    "excellent": "bold green",
+    "good": "green",
+    "fair": "yellow",
+    "weak": "red",
+    "none": "red",
+}
+_FLAG_TEXT = {
+    Flag.EMPTY: "The answer is empty.",
+    Flag.OFF_TOPIC: "The answer seems to address a different question; its score is capped.",
+    Flag.MISCONCEPTION: "The answer states a known misconception (points deducted).",
+    Flag.EMBEDDING_ONLY: "Graded by embeddings alone: they measure coverage and topicality, "
+    "not truth. A wrong claim in the right words can still score well.",
+    Flag.POSSIBLE_INJECTION: "The answer contains text addressed to the grader; it was treated "
+    "as content and did not change the rubric or raise the score.",
+    Flag.JUDGE_UNSCORED: "The LLM judge gave no usable verdict; embeddings alone were used.",
+    Flag.TRUNCATED: "The answer is very long; only its first part was graded.",
+}
+
+
+def _clip(text: str | None, width: int = 90) -> str:
+    if not text:
+        return ""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def terminal(grade: Grade, console: Console, *, verbose: bool = False) -> None:
+    title = (
+        f"Q{grade.question_number}. {grade.question_title}"
+        if grade.question_number
+        else grade.question_title
+    )
+    head = Text.assemble(
+        (f"{grade.score:.0f}", _BAND_STYLE[grade.band]),
+        ("/100  ", "dim"),
+        (grade.band, _BAND_STYLE[grade.band]),
+        ("   method: ", "dim"),
+        grade.method,
+        (f" ({grade.method_reason})", "dim"),
+    )
+    table = Table(show_header=True, header_style="bold", expand=True, box=None, padding=(0, 1))
+    table.add_column("", width=2)
+    table.add_column("key point", ratio=3)
+    table.add_column("weight", justify="right", width=6)
+    table.add_column("credit", justify="right", width=6)
+    table.add_column("evidence from the answer", ratio=4)
+    for k in grade.key_points:
+        mark, style = _STATUS_STYLE[k.status]
+        evidence = k.judge_evidence or (k.evidence if k.status != Status.MISSED or verbose else "")
+        detail = _clip(evidence, 120)
+        if verbose and k.similarity is not None:
+            detail += f"  [sim {k.similarity:.2f}]"
+        if k.judge_reason and verbose:
+            detail += f"\n[judge] {_clip(k.judge_reason, 120)}"
+        table.add_row(
+            Text(mark, style=style),
+            Text(k.label or _clip(k.text, 60), style=style if k.status != Status.COVERED else ""),
+            f"{k.weight:g}",
+            f"{k.credit:.2f}",
+            detail,
+        )
+    parts: list[object] = [head, Text(""), table]
+    if grade.misconceptions:
+        parts.append(Text(""))
+        for m in grade.misconceptions:
+            where = f" — “{_clip(m.evidence, 80)}”" if m.evidence else ""
+            parts.append(
+                Text(f"⚠ misconception (-{m.penalty:g}): {m.text}{where}", style="bold red")
+            )
+    study = [k for k in grade.key_points if k.status != Status.COVERED]
+    if study:
+        parts.append(Text(""))
+        parts.append(Text("What to study next:", style="bold"))
+        for k in sorted(study, key=lambda k: (k.credit, -k.weight))[:5]:
+            parts.append(Text(f"  • {k.label + '：' if k.label else ''}{k.text}"))
+    notes = [_FLAG_TEXT[f] for f in grade.flags if f in _FLAG_TEXT]
+    if grade.judge and grade.judge.comment:
+        notes.insert(0, f"Judge ({grade.judge.model}): {grade.judge.comment}")
+    if notes:
+        parts.append(Text(""))
+        parts.extend(Text(f"note: {n}", style="dim") for n in notes)
+    console.print(Panel(Group(*parts), title=title, title_align="left"))
+
+
+def markdown(grade: Grade) -> str:
+    lines = [
+        f"### {grade.question_title} — {grade.score:.0f}/100 ({grade.band})",
+        "",
+        f"Method: {grade.method} ({grade.method_reason})",
+        "",
+        "| | key point | weight | credit | evidence |",
+        "|---|---|---|---|---|",
+    ]
+    for k in grade.key_points:
+        mark = _STATUS_STYLE[k.status][0]
+        evidence = _clip(k.judge_evidence or k.evidence, 80).replace("|", "\\|")
+        lines.append(
+            f"| {mark} | {k.label or _clip(k.text, 50)} | {k.weight:g} | {k.credit:.2f} | {evidence} |"
+        )
+    for m in grade.misconceptions:
+        lines.append(f"\n⚠ Misconception (-{m.penalty:g}): {m.text}")
+    if grade.feedback:
+        lines += ["", grade.feedback]
+    return "\n".join(lines)
