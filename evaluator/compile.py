@@ -1,0 +1,565 @@
+"""Markdown Q&A study documents → rubric files (`evaluator rubrics build`).
+
+A document is a list of numbered question headings (`#### 12. Title`, `## 12、Title`,
+`### Q12. Title`, `## 第12题 Title`, any heading level), each followed by labelled sections:
+题目/问题/Question (optional: the title stands in), 答案/Answer (required) and
+解析/Explanation (optional). Labels may be bold or not, with `：` or `:`.
+
+Key points come from the answer: one per bullet or numbered item (a bold `**label：**` prefix
+becomes the key point's label), and one per sentence of plain paragraphs (too-short sentences
+are merged into a neighbour). Lead-ins such as "其作用包括：" and code blocks stay in the
+reference answer but are never key points: a lead-in only announces the list, and code does not
+compare sentence by sentence with a free-text answer. When an answer is code only, the
+explanation's sentences stand in as key points.
+
+Compiled rubric files are then reviewed and edited by people, so `build` refuses to overwrite a
+file whose content no longer matches the hash it recorded at build time (unless forced).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .errors import InputError, RubricError
+from .rubric import KeyPoint, Rubric, RubricDocument, Source, dump_document, load_document
+
+__all__ = ["build", "compile_markdown", "detect_language", "slugify"]
+
+_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+_HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_FENCE_RE = re.compile(r"^\s*(```+|~~~+)")
+# "12. Title", "12、Title", "12) Title", "Q12. Title", "Q12 Title", "第12题 Title".
+# A dot followed by a digit ("1.5 Scope") is a section number, not a question number.
+_NUMBERED_RE = re.compile(
+    r"^(?:(?:q|question)\s*(?P<q>\d+)\s*(?:[.．、:：)）](?!\d)\s*|\s+)"
+    r"|第\s*(?P<nth>\d+)\s*[题題]\s*[.．、:：]?\s*"
+    r"|(?P<n>\d+)\s*(?:[.．](?!\d)|[、:：)）])\s*)"
+    r"(?P<title>.*)$",
+    re.IGNORECASE,
+)
+
+_SECTION_WORDS: dict[str, tuple[str, ...]] = {
+    "question": ("题目", "題目", "问题", "問題", "Question", "Q"),
+    "answer": ("参考答案", "答案", "回答", "Reference answer", "Answer", "A"),
+    "explanation": ("答案解析", "解析", "解释", "說明", "说明", "Explanation"),
+}
+_LABEL_TO_KIND = {w.lower(): kind for kind, words in _SECTION_WORDS.items() for w in words}
+_LABEL_ALT = "|".join(
+    re.escape(w) for w in sorted(_LABEL_TO_KIND, key=len, reverse=True) if len(w) > 1
+)
+# `**题目：** text`, `**题目**：text`, `题目：text`, `Answer: text`, `Q: text`, `**答案**` alone.
+_SECTION_RE = re.compile(
+    rf"^(?:>\s*)?(\*\*|__)?\s*(?P<label>{_LABEL_ALT}|Q|A)\s*(?:\1)?\s*[：:]\s*(?:\1)?\s*(?P<rest>.*)$"
+    rf"|^(?:>\s*)?(\*\*|__)(?P<blabel>{_LABEL_ALT})\4\s*$",
+    re.IGNORECASE,
+)
+_BULLET_RE = re.compile(r"^(?P<indent>\s*)(?:[-*+•]|\d{1,3}[.)、])\s+(?P<body>.*)$")
+_BOLD_LABEL_RE = re.compile(
+    r"^(\*\*|__)(?P<label>[^*_]+?)\s*(?P<c1>[：:])?\s*\1\s*(?P<c2>[：:]|[—–-]{1,2}\s)?\s*(?P<rest>.*)$"
+)
+_PLAIN_LABEL_RE = re.compile(
+    r"^(?P<label>[^：:，,。；;！？!?]{1,25}?)\s*(?:：|:\s)\s*(?P<rest>.+)$"
+)
+_CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_RE = re.compile(r"[A-Za-z]")
+_WORD_RE = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
+_ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "cf", "al", "fig", "eq", "no", "dr", "mr", "ms"}
+# Sentences shorter than this (CJK characters + 2 per Latin word) join a neighbour.
+_MIN_SENTENCE_UNITS = 6
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def slugify(name: str) -> str:
+    """A document slug from a file stem: lower-case ASCII letters, digits, `_`, `.`, `-`."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9_.-]+", "-", text).strip("-._")
+
+
+def detect_language(text: str) -> str:
+    """`zh` when CJK characters outnumber Latin letters, else `en`."""
+    return "zh" if len(_CJK_RE.findall(text)) > len(_LATIN_RE.findall(text)) else "en"
+
+
+def _units(text: str) -> int:
+    return len(_CJK_RE.findall(text)) + 2 * len(_WORD_RE.findall(text))
+
+
+def _strip_inline(text: str) -> str:
+    """Plain text from inline Markdown: bold/italic markers, code ticks, links, images."""
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
+    text = re.sub(r"`([^`]+)`", r"\1", text)
+    text = text.replace("**", "")
+    return re.sub(r"[ \t]+", " ", text).strip()
+
+
+def _join(parts: list[str]) -> str:
+    """Join wrapped lines: no space between CJK characters, one space otherwise."""
+    out = ""
+    for part in (p.strip() for p in parts):
+        if not part:
+            continue
+        if out and not (_CJK_RE.match(out[-1]) or _CJK_RE.match(part[0])):
+            out += " "
+        out += part
+    return out
+
+
+def _split_sentences(text: str) -> list[str]:
+    """Split on 。！？!? and on `.` that ends a sentence (not 3.14, e.g., float16.x)."""
+    sentences: list[str] = []
+    start = 0
+    for m in re.finditer(r"[。！？!?]+[”’」』）)\"']*|\.(?=\s|$)[”’\"')]*", text):
+        if m.group().startswith("."):
+            word = re.search(r"([A-Za-z.]+)$", text[start : m.start()])
+            if word and word.group(1).lower().strip(".") in _ABBREVIATIONS:
+                continue
+        piece = text[start : m.end()].strip()
+        if piece:
+            sentences.append(piece)
+        start = m.end()
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+def _is_lead_in(sentence: str) -> bool:
+    return sentence.rstrip().endswith(("：", ":"))
+
+
+def _merge_short(sentences: list[str]) -> list[str]:
+    """Too-short sentences carry little on their own: join them to a neighbour."""
+    merged: list[str] = []
+    for s in sentences:
+        if merged and _units(s) < _MIN_SENTENCE_UNITS:
+            merged[-1] = _join([merged[-1], s])
+        else:
+            merged.append(s)
+    if len(merged) > 1 and _units(merged[0]) < _MIN_SENTENCE_UNITS:
+        merged[1] = _join([merged[0], merged[1]])
+        merged.pop(0)
+    return merged
+
+
+def _split_label(body: str) -> tuple[str, str]:
+    """`**过采样（Oversampling）：** text` → ("过采样（Oversampling）", "text")."""
+    m = _BOLD_LABEL_RE.match(body)
+    if m and (m.group("c1") or m.group("c2") or not m.group("rest")):
+        return _strip_inline(m.group("label")), _strip_inline(m.group("rest"))
+    plain = _strip_inline(body)
+    m = _PLAIN_LABEL_RE.match(plain)
+    if m and len(_WORD_RE.findall(m.group("label"))) <= 4:
+        return m.group("label").strip(), m.group("rest").strip()
+    return "", plain
+
+
+# ---------------------------------------------------------------------------- parsing
+
+
+@dataclass
+class _Section:
+    kind: str
+    line: int
+    lines: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Question:
+    number: int
+    title: str
+    line: int
+    end: int = 0
+    preamble: list[tuple[int, str]] = field(default_factory=list)
+    sections: list[_Section] = field(default_factory=list)
+
+    def section(self, kind: str) -> _Section | None:
+        return next((s for s in self.sections if s.kind == kind), None)
+
+
+@dataclass
+class _Heading:
+    line: int
+    level: int
+    text: str
+    number: int | None
+    title: str
+
+
+def _parse_heading(line_no: int, raw: str) -> _Heading | None:
+    m = _HEADING_RE.match(raw)
+    if not m:
+        return None
+    text = _strip_inline(m.group(2))
+    num = _NUMBERED_RE.match(text)
+    if num:
+        number = int(num.group("q") or num.group("nth") or num.group("n"))
+        return _Heading(line_no, len(m.group(1)), text, number, num.group("title").strip())
+    return _Heading(line_no, len(m.group(1)), text, None, text)
+
+
+def _section_start(raw: str) -> tuple[str, str] | None:
+    """(kind, rest of line) when a line opens a 题目/答案/解析 section."""
+    m = _SECTION_RE.match(raw.strip())
+    if not m:
+        heading = _HEADING_RE.match(raw)
+        word = _strip_inline(heading.group(2)).rstrip("：: ") if heading else ""
+        kind = _LABEL_TO_KIND.get(word.lower()) if len(word) > 1 else None
+        return (kind, "") if kind else None
+    label = m.group("label") or m.group("blabel")
+    if label in {"q", "a"}:  # single letters only in capitals: "a: ..." is prose
+        return None
+    return _LABEL_TO_KIND[label.lower()], (m.group("rest") or "")
+
+
+def _scan(lines: list[str]) -> tuple[list[_Heading], set[int]]:
+    """Headings outside code fences, and the (1-based) line numbers inside fences."""
+    headings: list[_Heading] = []
+    fenced: set[int] = set()
+    fence: str | None = None
+    for no, raw in enumerate(lines, 1):
+        m = _FENCE_RE.match(raw)
+        if fence is not None:
+            fenced.add(no)
+            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence):
+                fence = None
+            continue
+        if m:
+            fence = m.group(1)
+            fenced.add(no)
+            continue
+        heading = _parse_heading(no, raw)
+        if heading:
+            headings.append(heading)
+    return headings, fenced
+
+
+def _has_sections(lines: list[str], fenced: set[int], start: int, stop: int) -> bool:
+    return any(no not in fenced and _section_start(lines[no - 1]) for no in range(start + 1, stop))
+
+
+def _parse_questions(lines: list[str], source: str) -> tuple[list[_Question], str]:
+    headings, fenced = _scan(lines)
+    numbered_levels = [h.level for h in headings if h.number is not None]
+    stops = [h.line for h in headings] + [len(lines) + 1]
+    if not numbered_levels:
+        for i, h in enumerate(headings):
+            if _has_sections(lines, fenced, h.line, stops[i + 1]):
+                raise InputError(
+                    f"{source}:{h.line}: heading '{h.text}' has no question number "
+                    "(expected e.g. '## 3. Title')"
+                )
+        raise InputError(
+            f"{source}:1: no questions found (expected numbered headings such as "
+            "'#### 1. Title' followed by a 答案/Answer section)"
+        )
+    # The question level is the heading level most numbered headings use.
+    level = max(set(numbered_levels), key=lambda lv: (numbered_levels.count(lv), -lv))
+    title = next((h.title for h in headings if h.level < level), "")
+
+    questions: list[_Question] = []
+    current: _Question | None = None
+    heading_at = {h.line: h for h in headings}
+    for no, raw in enumerate(lines, 1):
+        h = heading_at.get(no)
+        if h is not None and h.level <= level and _section_start(raw) is None:
+            if current is not None:
+                questions.append(current)
+                current = None
+            if h.level == level and h.number is not None:
+                current = _Question(h.number, h.title, no)
+            elif h.level == level and _has_sections(
+                lines, fenced, no, stops[headings.index(h) + 1]
+            ):
+                raise InputError(
+                    f"{source}:{no}: heading '{h.text}' has no question number "
+                    "(expected e.g. '#### 3. Title')"
+                )
+            continue
+        if current is None:
+            continue
+        opened = None if no in fenced else _section_start(raw)
+        if opened:
+            current.sections.append(_Section(opened[0], no, [(no, opened[1])]))
+        elif current.sections:
+            current.sections[-1].lines.append((no, raw))
+        else:
+            current.preamble.append((no, raw))
+    if current is not None:
+        questions.append(current)
+
+    for q in questions:
+        body = [no for s in q.sections for no, text in s.lines if text.strip()]
+        body += [no for no, text in q.preamble if text.strip()]
+        q.end = max([q.line, *body])
+    if not any(q.section("answer") for q in questions):
+        raise InputError(
+            f"{source}:{questions[0].line}: no questions found: numbered headings but no "
+            "答案/Answer sections (expected a line such as '**答案：**' or 'Answer:')"
+        )
+    return questions, title
+
+
+# ---------------------------------------------------------------------------- key points
+
+
+@dataclass
+class _Block:
+    kind: str  # "item", "para", "code", "other"
+    indent: int = 0
+    lines: list[str] = field(default_factory=list)
+
+
+def _blocks(body: list[str]) -> list[_Block]:
+    """Group answer lines into list items, paragraphs and code blocks."""
+    blocks: list[_Block] = []
+    fence: str | None = None
+    blank_before = True
+    for raw in body:
+        m_fence = _FENCE_RE.match(raw)
+        if fence is not None:
+            blocks[-1].lines.append(raw)
+            if m_fence and m_fence.group(1)[0] == fence[0]:
+                fence = None
+            blank_before = False
+            continue
+        if m_fence:
+            fence = m_fence.group(1)
+            blocks.append(_Block("code", lines=[raw]))
+            blank_before = False
+            continue
+        stripped = raw.strip()
+        if not stripped:
+            blank_before = True
+            continue
+        if stripped.startswith(">"):
+            stripped = stripped.lstrip("> ").strip()
+        bullet = _BULLET_RE.match(raw)
+        if bullet:
+            indent = len(bullet.group("indent").expandtabs(4))
+            blocks.append(_Block("item", indent, [bullet.group("body")]))
+        elif (
+            stripped.startswith("|") or re.fullmatch(r"[-*_]{3,}", stripped) or raw.startswith("#")
+        ):
+            blocks.append(_Block("other", lines=[raw]))
+        elif blocks and not blank_before and blocks[-1].kind in {"item", "para"}:
+            blocks[-1].lines.append(stripped)  # a wrapped line continues its block
+        elif blocks and blocks[-1].kind == "item" and raw[:1].isspace():
+            blocks[-1].lines.append(stripped)  # an indented paragraph inside a list item
+        else:
+            blocks.append(_Block("para", lines=[stripped]))
+        blank_before = False
+    return blocks
+
+
+def _key_points(body: list[str]) -> list[tuple[str, str]]:
+    """(label, text) pairs from an answer body, in order."""
+    blocks = _blocks(body)
+    points: list[tuple[str, str]] = []
+    for i, block in enumerate(blocks):
+        if block.kind == "item":
+            label, text = _split_label(_join(block.lines))
+            nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+            has_children = nxt is not None and nxt.kind == "item" and nxt.indent > block.indent
+            if has_children and (not text or _is_lead_in(text)):
+                continue  # "- **优势：**" over a nested list: a heading for its children
+            if not text:
+                label, text = "", label
+            if text and not (_is_lead_in(text) and not label):
+                points.append((label, text))
+        elif block.kind == "para":
+            joined = _join(block.lines)
+            if _BOLD_LABEL_RE.match(joined):
+                label, text = _split_label(joined)
+                if label and text and not _is_lead_in(text):
+                    points.append((label, text))
+                    continue
+            sentences = [s for s in _split_sentences(_strip_inline(joined)) if not _is_lead_in(s)]
+            points += [("", s) for s in _merge_short(sentences)]
+    return points
+
+
+# ---------------------------------------------------------------------------- compile
+
+
+def _text(lines: list[tuple[int, str]]) -> str:
+    """Section text as written (Markdown kept), trimmed of blank edges."""
+    out = [text.rstrip() for _, text in lines]
+    while out and not out[0].strip():
+        out.pop(0)
+    while out and not out[-1].strip():
+        out.pop()
+    indent = min((len(t) - len(t.lstrip()) for t in out if t.strip()), default=0)
+    return "\n".join(t[indent:] if t.strip() else "" for t in out)
+
+
+def _prose(lines: list[tuple[int, str]]) -> str:
+    """Question and explanation text: one plain paragraph, or as written when it holds code."""
+    if any(_FENCE_RE.match(text) for _, text in lines):
+        return _text(lines)
+    return _join([_strip_inline(text) for _, text in lines])
+
+
+def _compile_question(q: _Question, source: str, document: str) -> Rubric:
+    where = f"{source}:{q.line}: question {q.number}"
+    answer = q.section("answer")
+    if answer is None:
+        raise InputError(
+            f"{where} '{q.title}' has no answer section (expected '**答案：**' or 'Answer:')"
+        )
+    reference = _text(answer.lines)
+    if not reference:
+        raise InputError(f"{source}:{answer.line}: question {q.number} has an empty answer section")
+    asked = q.section("question")
+    question = _prose(asked.lines) if asked else _prose(q.preamble)
+    question = question or q.title
+    title = q.title or question
+    if not title:
+        raise InputError(f"{where} has neither a title nor a question text")
+    explained = q.section("explanation")
+    explanation = _prose(explained.lines) if explained else ""
+
+    points = _key_points([text for _, text in answer.lines])
+    note = None
+    if not points and explanation:
+        # A code-only answer: the explanation says in words what the code does.
+        points = _key_points([text for _, text in explained.lines]) if explained else []
+        note = "from the explanation (the answer is code only)"
+    if not points:
+        raise InputError(f"{where} '{title}': the answer has no text to make key points from")
+    key_points = [
+        KeyPoint(id=f"k{i}", label=label, text=text, weight=1.0, note=note)
+        for i, (label, text) in enumerate(points, 1)
+    ]
+    return Rubric(
+        id=f"{document}-q{q.number}",
+        number=q.number,
+        title=title,
+        question=question,
+        reference_answer=reference,
+        key_points=key_points,
+        explanation=explanation,
+        source=Source(file=source, lines=(q.line, q.end)),
+        language=detect_language(f"{question}\n{reference}"),  # type: ignore[arg-type]
+    )
+
+
+def compile_markdown(text: str, source: str, document: str) -> RubricDocument:
+    """Compile a Markdown Q&A document into rubrics; malformed input raises InputError."""
+    if not _SLUG_RE.match(document):
+        raise InputError(
+            f"{source}: document slug '{document}' must be lower-case letters, digits, '_', '.' "
+            "or '-' (pass --document)"
+        )
+    lines = text.lstrip("\ufeff").splitlines()
+    questions, title = _parse_questions(lines, source)
+    seen: dict[int, int] = {}
+    for q in questions:
+        if q.number in seen:
+            raise InputError(
+                f"{source}:{q.line}: question number {q.number} already used on line {seen[q.number]}"
+            )
+        seen[q.number] = q.line
+    rubrics = [_compile_question(q, source, document) for q in questions]
+    try:
+        doc = RubricDocument(document=document, title=title, source=source, rubrics=rubrics)
+    except ValidationError as exc:  # not expected after the checks above; keep it one line
+        raise InputError(f"{source}: {exc.errors()[0]['msg']}") from None
+    return doc.model_copy(update={"build_hash": doc.rubrics_hash()})
+
+
+# ---------------------------------------------------------------------------- build
+
+
+def _display_path(path: Path) -> str:
+    """The seed path as recorded in rubrics: relative to the working directory when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _check_clobber(target: Path, force: bool) -> str | None:
+    """Refuse to replace a rubric file people edited; return a note when --force overrides."""
+    if not target.exists():
+        return None
+    try:
+        existing = load_document(target)
+    except RubricError as exc:
+        if force:
+            return f"overwrote unreadable {target} (--force)"
+        raise RubricError(
+            f"{target}: existing file is not a valid rubric file ({exc}); not overwriting "
+            "— fix or remove it, or pass --force"
+        ) from None
+    if existing.build_hash and existing.rubrics_hash() == existing.build_hash:
+        return None
+    if force:
+        return f"overwrote {target}, which had been edited since it was built (--force)"
+    raise RubricError(
+        f"{target} has been edited since it was built; not overwriting "
+        "(pass --force to replace it and lose the edits)"
+    )
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build(
+    seeds: list[Path],
+    out_dir: Path,
+    document: str | None = None,
+    force: bool = False,
+    report: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Compile each seed to OUT_DIR/<slug>.yaml. Nothing is written unless every seed compiles
+    and no target holds human edits (see `_check_clobber`). `report` receives progress lines."""
+    if not seeds:
+        raise InputError("no seed documents given")
+    if document is not None and len(seeds) > 1:
+        raise InputError(f"--document names one document but {len(seeds)} seeds were given")
+    planned: list[tuple[Path, RubricDocument, str | None]] = []
+    for seed in seeds:
+        slug = document if document is not None else slugify(seed.stem)
+        if not slug:
+            raise InputError(
+                f"{seed}: cannot make a document slug from the file name; pass --document"
+            )
+        try:
+            text = seed.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            raise InputError(f"{seed}: cannot read seed document ({reason})") from None
+        doc = compile_markdown(text, _display_path(seed), slug)
+        target = out_dir / f"{slug}.yaml"
+        if any(t == target for t, _, _ in planned):
+            raise InputError(f"{seed}: two seeds compile to the same file {target}")
+        planned.append((target, doc, _check_clobber(target, force)))
+    for target, doc, note in planned:
+        _write_atomically(target, dump_document(doc))
+        if report:
+            if note:
+                report(note)
+            report(f"wrote {target} ({len(doc.rubrics)} questions)")
+    return [target for target, _, _ in planned]

@@ -1,0 +1,332 @@
+"""Checks on rubric files (`evaluator rubrics lint`): duplicated questions, repeated key points,
+empty sections, weights, and `duplicate_of` links.
+
+Duplicated questions are found from two signals, because neither is enough on its own in a
+templated study document (most questions read "请解释X的概念，并阐述其作用"):
+
+- question similarity: cosine of character bigrams of title + question, weighted by inverse
+  document frequency over the rubric set, so template phrases count little and the subject
+  words count a lot;
+- shared key points: the best text match between the two rubrics' key points.
+
+Two questions are *duplicates* when their questions are near-identical, or when they share a
+near-identical key point and their questions are clearly related. They *overlap* when they share
+a key point under the same label with similar text and their questions are related; an overlap
+is reported for information (it is a note for curators, not a defect). Thresholds are tuned on
+the seed (tests/test_lint.py): they find Q3≈Q26, Q14≈Q28, Q2≈Q15 and Q21 overlapping Q2/Q15, and
+no other pair. A pair already linked by `duplicate_of` is reported as info.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .errors import RubricError
+from .rubric import KeyPoint, Rubric, RubricDocument, RubricSet, default_rubrics_dir
+
+__all__ = ["Finding", "lint", "lint_path"]
+
+Level = Literal["error", "warning", "info"]
+_SEVERITY = {"error": 0, "warning": 1, "info": 2}
+
+QUESTION_NEAR_IDENTICAL = 0.9  # question similarity alone that makes a duplicate
+KEY_POINT_IDENTICAL = 0.9  # text ratio of two key points that say the same thing
+DUPLICATE_MIN_QUESTION = 0.3  # question similarity needed alongside an identical key point
+OVERLAP_KEY_POINT = 0.6  # text ratio of same-label key points that overlap
+OVERLAP_MIN_QUESTION = 0.2  # question similarity needed alongside an overlapping key point
+
+
+class Finding(BaseModel):
+    """One lint result: how serious, which rubric (or file), and what is wrong."""
+
+    level: Level
+    code: str
+    rubric_id: str | None = None
+    message: str
+    file: str | None = None
+
+    def __str__(self) -> str:
+        where = self.rubric_id or self.file or "-"
+        return f"{self.level}: {where}: {self.message}"
+
+
+# ---------------------------------------------------------------------------- similarity
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    return re.sub(r"[\W_]+", "", text)
+
+
+def _label_key(label: str) -> str:
+    """A label without its parenthetical gloss: "数据增强（Data Augmentation）" → "数据增强"."""
+    return _fold(re.sub(r"[（(][^）)]*[）)]", "", label))
+
+
+def _bigrams(text: str) -> Counter[str]:
+    folded = _fold(text)
+    return Counter(folded[i : i + 2] for i in range(len(folded) - 1))
+
+
+def _ratio(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, _fold(a), _fold(b)).ratio()
+
+
+class _QuestionSimilarity:
+    """IDF-weighted bigram cosine of title + question over one rubric set."""
+
+    def __init__(self, rubrics: list[Rubric]) -> None:
+        self._bags = {r.id: _bigrams(f"{r.title} {r.question}") for r in rubrics}
+        df = Counter(b for bag in self._bags.values() for b in bag)
+        n = len(rubrics)
+        self._idf = {b: math.log((n + 1) / count) for b, count in df.items()}
+        self._norm = {
+            rid: math.sqrt(sum((c * self._idf[b]) ** 2 for b, c in bag.items()))
+            for rid, bag in self._bags.items()
+        }
+
+    def __call__(self, a: Rubric, b: Rubric) -> float:
+        bag_a, bag_b = self._bags[a.id], self._bags[b.id]
+        dot = sum(bag_a[k] * bag_b[k] * self._idf[k] ** 2 for k in bag_a.keys() & bag_b.keys())
+        norm = self._norm[a.id] * self._norm[b.id]
+        return dot / norm if norm else 0.0
+
+
+def _best_key_point_match(a: Rubric, b: Rubric) -> tuple[float, KeyPoint, KeyPoint] | None:
+    pairs = [(_ratio(k.text, m.text), k, m) for k in a.key_points for m in b.key_points]
+    return max(pairs, key=lambda p: p[0], default=None)
+
+
+def _same_label_match(a: Rubric, b: Rubric) -> tuple[float, KeyPoint, KeyPoint] | None:
+    pairs = [
+        (_ratio(k.text, m.text), k, m)
+        for k in a.key_points
+        for m in b.key_points
+        if k.label and _label_key(k.label) == _label_key(m.label)
+    ]
+    return max(pairs, key=lambda p: p[0], default=None)
+
+
+def _short(text: str, limit: int = 30) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------------------- checks
+
+
+def _acknowledged(a: Rubric, b: Rubric) -> bool:
+    """The curators already linked the pair through duplicate_of."""
+    return (
+        a.duplicate_of == b.id
+        or b.duplicate_of == a.id
+        or (a.duplicate_of is not None and a.duplicate_of == b.duplicate_of)
+    )
+
+
+def _check_duplicates(rubrics: list[Rubric]) -> list[Finding]:
+    similarity = _QuestionSimilarity(rubrics)
+    findings: list[Finding] = []
+    duplicates: dict[str, set[str]] = {r.id: set() for r in rubrics}
+    overlaps: list[tuple[Rubric, Rubric, str]] = []
+    for a, b in itertools.combinations(rubrics, 2):
+        q_sim = similarity(a, b)
+        best = _best_key_point_match(a, b)
+        if q_sim >= QUESTION_NEAR_IDENTICAL:
+            why = f"near-identical question (similarity {q_sim:.2f})"
+        elif best and best[0] >= KEY_POINT_IDENTICAL and q_sim >= DUPLICATE_MIN_QUESTION:
+            why = (
+                f"related question (similarity {q_sim:.2f}) and the same key point "
+                f"'{_short(best[1].text)}'"
+            )
+        else:
+            labelled = _same_label_match(a, b)
+            if labelled and labelled[0] >= OVERLAP_KEY_POINT and q_sim >= OVERLAP_MIN_QUESTION:
+                overlaps.append((a, b, labelled[1].label))
+            continue
+        duplicates[a.id].add(b.id)
+        duplicates[b.id].add(a.id)
+        if _acknowledged(a, b):
+            findings.append(
+                Finding(
+                    level="info",
+                    code="duplicate-question",
+                    rubric_id=b.id,
+                    message=f"duplicates {a.id}: {why}; already marked with duplicate_of",
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    level="warning",
+                    code="duplicate-question",
+                    rubric_id=b.id,
+                    message=f"duplicates {a.id}: {why}; merge them or set duplicate_of",
+                )
+            )
+    by_id = {r.id: r for r in rubrics}
+    reported: set[tuple[str, str]] = set()
+    # An overlap with one question is an overlap with its duplicates too.
+    expanded = list(overlaps)
+    for a, b, label in overlaps:
+        for first, second in ((a, b), (b, a)):
+            expanded += [(first, by_id[twin], label) for twin in sorted(duplicates[second.id])]
+    for a, b, label in expanded:
+        first, second = sorted((a, b), key=rubrics.index)
+        if (first.id, second.id) in reported or second.id in duplicates[first.id]:
+            continue
+        reported.add((first.id, second.id))
+        findings.append(
+            Finding(
+                level="info",
+                code="overlapping-question",
+                rubric_id=second.id,
+                message=f"overlaps {first.id}: both have the key point '{label}'",
+            )
+        )
+    return findings
+
+
+def _check_rubric(rubric: Rubric, known_ids: set[str]) -> list[Finding]:
+    findings: list[Finding] = []
+
+    def add(level: Level, code: str, message: str) -> None:
+        findings.append(Finding(level=level, code=code, rubric_id=rubric.id, message=message))
+
+    for name in ("title", "question", "reference_answer"):
+        if not str(getattr(rubric, name) or "").strip():
+            add("error", "empty-section", f"{name} is empty")
+    if not str(rubric.explanation or "").strip():
+        add("info", "empty-section", "explanation is empty")
+    if not rubric.key_points:
+        add("error", "no-key-points", "has no key points")
+    for k in rubric.key_points:
+        if not str(k.text or "").strip():
+            add("error", "empty-key-point", f"key point {k.id} has no text")
+    if rubric.key_points and sum(k.weight for k in rubric.key_points) <= 0:
+        add("error", "zero-weight", "key point weights add up to 0")
+    for k, m in itertools.combinations(rubric.key_points, 2):
+        if not (k.text and m.text) or _ratio(k.text, m.text) < KEY_POINT_IDENTICAL:
+            continue
+        same = "the same text" if _fold(k.text) == _fold(m.text) else "near-identical texts"
+        labels = f" under different labels ('{k.label}', '{m.label}')" if k.label != m.label else ""
+        add(
+            "warning",
+            "repeated-key-point",
+            f"key points {k.id} and {m.id} have {same}{labels}: '{_short(k.text, 40)}'",
+        )
+    if rubric.duplicate_of is not None:
+        if rubric.duplicate_of == rubric.id:
+            add("error", "bad-duplicate-of", "duplicate_of points at itself")
+        elif rubric.duplicate_of not in known_ids:
+            add(
+                "error",
+                "bad-duplicate-of",
+                f"duplicate_of points at unknown id '{rubric.duplicate_of}'",
+            )
+    return findings
+
+
+def lint(rubrics: RubricSet | Iterable[RubricDocument]) -> list[Finding]:
+    """Every finding for a rubric set, errors first, then in rubric order."""
+    documents = rubrics.documents if isinstance(rubrics, RubricSet) else list(rubrics)
+    findings: list[Finding] = []
+    all_rubrics: list[Rubric] = []
+    seen: dict[str, str] = {}
+    for doc in documents:
+        for r in doc.rubrics:
+            if r.id in seen:
+                findings.append(
+                    Finding(
+                        level="error",
+                        code="duplicate-id",
+                        rubric_id=r.id,
+                        message=f"id used in both documents '{seen[r.id]}' and '{doc.document}'",
+                    )
+                )
+                continue
+            seen[r.id] = doc.document
+            all_rubrics.append(r)
+    known = set(seen)
+    for r in all_rubrics:
+        findings += _check_rubric(r, known)
+    findings += _check_duplicates(all_rubrics)
+    order = {r.id: i for i, r in enumerate(all_rubrics)}
+    return sorted(findings, key=lambda f: (_SEVERITY[f.level], order.get(f.rubric_id or "", -1)))
+
+
+# ---------------------------------------------------------------------------- files
+
+
+def _schema_findings(path: Path, data: object, err: ValidationError) -> list[Finding]:
+    """Every schema error in a file, each naming the question and the field."""
+    findings = []
+    for e in err.errors():
+        loc = list(e["loc"])
+        rubric_id = None
+        if len(loc) >= 2 and loc[0] == "rubrics" and isinstance(loc[1], int):
+            try:
+                item = data["rubrics"][loc[1]]  # type: ignore[index]
+                rubric_id = str(item.get("id") or f"#{item.get('number', loc[1] + 1)}")
+            except (KeyError, IndexError, TypeError, AttributeError):
+                rubric_id = f"#{loc[1] + 1}"
+            loc = loc[2:]
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        message = f"field '{field}': {e['msg']}"
+        if loc[:1] == ["key_points"] and loc[-1:] == ["text"]:
+            message = f"key point {field.rsplit('.', 1)[0]} has no text ({e['msg']})"
+        elif loc[:1] == ["key_points"] and loc[-1:] == ["weight"]:
+            message = f"key point {field.rsplit('.', 1)[0]} has weight ≤ 0 ({e['msg']})"
+        findings.append(
+            Finding(
+                level="error", code="schema", rubric_id=rubric_id, message=message, file=str(path)
+            )
+        )
+    return findings
+
+
+def _load_for_lint(path: Path) -> tuple[RubricDocument | None, list[Finding]]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        msg = f"cannot read as YAML ({getattr(exc, 'problem', None) or exc})"
+        return None, [Finding(level="error", code="unreadable", message=msg, file=str(path))]
+    if not isinstance(data, dict):
+        msg = "expected a mapping with 'document' and 'rubrics'"
+        return None, [Finding(level="error", code="schema", message=msg, file=str(path))]
+    try:
+        return RubricDocument.model_validate(data), []
+    except ValidationError as exc:
+        return None, _schema_findings(path, data, exc)
+
+
+def lint_path(path: str | Path | None = None) -> list[Finding]:
+    """Lint a rubric file or every *.yaml in a directory (default: the rubric dir in use).
+    A file that fails the schema is reported (every error) and left out of the other checks."""
+    path = Path(path) if path is not None else default_rubrics_dir()
+    if path.is_file():
+        paths = [path]
+    elif path.is_dir():
+        paths = sorted(p for p in path.iterdir() if p.suffix in {".yaml", ".yml"})
+        if not paths:
+            raise RubricError(f"{path}: no rubric files (*.yaml) in this directory")
+    else:
+        raise RubricError(f"{path}: no such rubric file or directory")
+    documents: list[RubricDocument] = []
+    file_findings: list[Finding] = []
+    for p in paths:
+        doc, problems = _load_for_lint(p)
+        file_findings += problems
+        if doc is not None:
+            documents.append(doc)
+    return file_findings + lint(documents)
