@@ -1,0 +1,108 @@
+"""Judge prompt templates: plain text files with a version line, loaded and rendered here.
+
+Each template starts with `# version: <name>`; that line is stripped before use and the
+version goes into cache keys and into every Grade the judge scores. Placeholders use
+`string.Template` syntax (`${answer}`), so rubric text with braces needs no escaping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from string import Template
+
+from .errors import EvaluatorError
+
+SYSTEM_FILE = "judge_system.txt"
+USER_FILE = "judge_user.txt"
+_VERSION_LINE = re.compile(r"#\s*version:\s*(\S+)\s*")
+
+# Placeholders the judge fills in; a template using any other name is rejected at load time.
+USER_FIELDS = frozenset(
+    {
+        "question",
+        "reference_answer",
+        "key_points",
+        "key_point_ids",
+        "misconceptions",
+        "answer",
+        "feedback_language",
+    }
+)
+
+
+class PromptError(EvaluatorError):
+    """A prompt template file is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    name: str
+    version: str
+    text: str
+
+    def render(self, **values: str) -> str:
+        return Template(self.text).substitute(values)
+
+    @property
+    def fields(self) -> set[str]:
+        return set(Template(self.text).get_identifiers())
+
+
+@dataclass(frozen=True)
+class JudgePrompts:
+    system: PromptTemplate
+    user: PromptTemplate
+
+    @property
+    def version(self) -> str:
+        if self.system.version == self.user.version:
+            return self.system.version
+        return f"{self.system.version}+{self.user.version}"
+
+    @property
+    def digest(self) -> str:
+        """Hash of both texts, so an edit without a version bump still misses the cache."""
+        payload = f"{self.system.text}\0{self.user.text}".encode()
+        return hashlib.sha256(payload).hexdigest()[:16]
+
+
+def parse_template(name: str, raw: str) -> PromptTemplate:
+    first, _, rest = raw.partition("\n")
+    match = _VERSION_LINE.fullmatch(first.strip())
+    if not match:
+        raise PromptError(f"{name}: first line must be '# version: <name>'")
+    text = rest.strip("\n") + "\n"
+    try:
+        Template(text).substitute({k: "" for k in USER_FIELDS})
+    except (KeyError, ValueError) as exc:
+        raise PromptError(f"{name}: bad placeholder {exc} (known: {sorted(USER_FIELDS)})") from None
+    return PromptTemplate(name=name, version=match.group(1), text=text)
+
+
+def _read(directory: Path | None, filename: str) -> tuple[str, str]:
+    if directory is None:
+        resource = files("evaluator.bundled_prompts").joinpath(filename)
+        where = f"bundled prompt {filename}"
+        try:
+            return where, resource.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PromptError(f"{where}: cannot read ({exc})") from None
+    path = directory / filename
+    try:
+        return str(path), path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PromptError(f"{path}: cannot read prompt template ({exc.strerror or exc})") from None
+
+
+def load_judge_prompts(directory: str | Path | None = None) -> JudgePrompts:
+    """The bundled templates, or `judge_system.txt` + `judge_user.txt` from `directory`."""
+    folder = Path(directory) if directory is not None else None
+    system = parse_template(*_read(folder, SYSTEM_FILE))
+    user = parse_template(*_read(folder, USER_FILE))
+    if "answer" not in user.fields:
+        raise PromptError(f"{user.name}: the user template must contain ${{answer}}")
+    return JudgePrompts(system=system, user=user)

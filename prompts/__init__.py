@@ -1,0 +1,1 @@
+"""Judge prompt templates, shipped as package data (evaluator.bundled_prompts)."""
