@@ -209,6 +209,7 @@ class RubricSet:
                 ids = ", ".join(r.id for r in hits)
                 raise QuestionNotFound(f"question {q} is ambiguous across documents: {ids}")
         folded = _fold(q)
+        contained: list[Rubric] = []
         if folded:
             contained = [r for r in self if folded in _fold(r.title) or folded in _fold(r.question)]
             if len(contained) == 1:
@@ -228,7 +229,7 @@ class RubricSet:
         else:
             candidates = []
         hint = "; ".join(f"{r.number or r.id}. {r.title}" for r in candidates[:5])
-        what = "matches several questions" if len(candidates) > 1 else "matches no question"
+        what = "matches several questions" if len(contained) > 1 else "matches no question"
         more = f" — did you mean: {hint}" if hint else " — run `evaluator list` to see them"
         raise QuestionNotFound(f"'{q}' {what}{more}")
 
