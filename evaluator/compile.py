@@ -69,6 +69,7 @@ _BOLD_LABEL_RE = re.compile(
 _PLAIN_LABEL_RE = re.compile(
     r"^(?P<label>[^：:，,。；;！？!?]{1,25}?)\s*(?:：|:\s)\s*(?P<rest>.+)$"
 )
+_FENCED_BLOCK_RE = re.compile(r"^\s*(```+|~~~+).*?^\s*\1[ \t]*$", re.MULTILINE | re.DOTALL)
 _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_RE = re.compile(r"[A-Za-z]")
 _WORD_RE = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
@@ -250,6 +251,13 @@ def _has_sections(lines: list[str], fenced: set[int], start: int, stop: int) -> 
     return any(no not in fenced and _section_start(lines[no - 1]) for no in range(start + 1, stop))
 
 
+def _unnumbered(source: str, h: _Heading) -> InputError:
+    example = f"{'#' * h.level} 3. {h.text}"
+    return InputError(
+        f"{source}:{h.line}: heading '{h.text}' has no question number (expected e.g. '{example}')"
+    )
+
+
 def _parse_questions(lines: list[str], source: str) -> tuple[list[_Question], str]:
     headings, fenced = _scan(lines)
     numbered_levels = [h.level for h in headings if h.number is not None]
@@ -257,10 +265,7 @@ def _parse_questions(lines: list[str], source: str) -> tuple[list[_Question], st
     if not numbered_levels:
         for i, h in enumerate(headings):
             if _has_sections(lines, fenced, h.line, stops[i + 1]):
-                raise InputError(
-                    f"{source}:{h.line}: heading '{h.text}' has no question number "
-                    "(expected e.g. '## 3. Title')"
-                )
+                raise _unnumbered(source, h)
         raise InputError(
             f"{source}:1: no questions found (expected numbered headings such as "
             "'#### 1. Title' followed by a 答案/Answer section)"
@@ -283,10 +288,7 @@ def _parse_questions(lines: list[str], source: str) -> tuple[list[_Question], st
             elif h.level == level and _has_sections(
                 lines, fenced, no, stops[headings.index(h) + 1]
             ):
-                raise InputError(
-                    f"{source}:{no}: heading '{h.text}' has no question number "
-                    "(expected e.g. '#### 3. Title')"
-                )
+                raise _unnumbered(source, h)
             continue
         if current is None:
             continue
@@ -368,18 +370,25 @@ def _key_points(body: list[str]) -> list[tuple[str, str]]:
     """(label, text) pairs from an answer body, in order."""
     blocks = _blocks(body)
     points: list[tuple[str, str]] = []
+    groups: list[tuple[int, str]] = []  # (indent, label) of list items that head a nested list
     for i, block in enumerate(blocks):
         if block.kind == "item":
+            groups = [g for g in groups if g[0] < block.indent]
             label, text = _split_label(_join(block.lines))
             nxt = blocks[i + 1] if i + 1 < len(blocks) else None
             has_children = nxt is not None and nxt.kind == "item" and nxt.indent > block.indent
             if has_children and (not text or _is_lead_in(text)):
-                continue  # "- **优势：**" over a nested list: a heading for its children
+                # "- **优势：**" over a nested list heads its children: they inherit its label.
+                groups.append((block.indent, label or text.rstrip("：: ")))
+                continue
             if not text:
                 label, text = "", label
+            label = label or (groups[-1][1] if groups else "")
             if text and not (_is_lead_in(text) and not label):
                 points.append((label, text))
-        elif block.kind == "para":
+            continue
+        groups = []
+        if block.kind == "para":
             joined = _join(block.lines)
             if _BOLD_LABEL_RE.match(joined):
                 label, text = _split_label(joined)
@@ -452,7 +461,10 @@ def _compile_question(q: _Question, source: str, document: str) -> Rubric:
         key_points=key_points,
         explanation=explanation,
         source=Source(file=source, lines=(q.line, q.end)),
-        language=detect_language(f"{question}\n{reference}"),  # type: ignore[arg-type]
+        # Code is Latin whatever the language: leave it out of the vote.
+        language=detect_language(
+            _FENCED_BLOCK_RE.sub("", f"{question}\n{reference}\n{explanation}")
+        ),  # type: ignore[arg-type]
     )
 
 
