@@ -71,7 +71,6 @@ _PLAIN_LABEL_RE = re.compile(
 )
 _FENCED_BLOCK_RE = re.compile(r"^\s*(```+|~~~+).*?^\s*\1[ \t]*$", re.MULTILINE | re.DOTALL)
 _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LATIN_RE = re.compile(r"[A-Za-z]")
 _WORD_RE = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 _ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "cf", "al", "fig", "eq", "no", "dr", "mr", "ms"}
 # Sentences shorter than this (CJK characters + 2 per Latin word) join a neighbour.
@@ -88,8 +87,9 @@ def slugify(name: str) -> str:
 
 
 def detect_language(text: str) -> str:
-    """`zh` when CJK characters outnumber Latin letters, else `en`."""
-    return "zh" if len(_CJK_RE.findall(text)) > len(_LATIN_RE.findall(text)) else "en"
+    """`zh` when CJK characters dominate, else `en`. A Latin word counts as two characters
+    (about what it carries), so English terms inside Chinese prose do not tip the balance."""
+    return "zh" if len(_CJK_RE.findall(text)) > 2 * len(_WORD_RE.findall(text)) else "en"
 
 
 def _units(text: str) -> int:
