@@ -1,0 +1,300 @@
+"""Check study notes: grade every answer in some Markdown files against a minimum score.
+
+    report = check_files([Path("notes/bn.md")], load_settings())
+    report.passed            # False when an answer is below its minimum or a file is unreadable
+
+Grades are cached by content (answer text, rubric hash, embedder, calibration, judge settings)
+in a small sqlite file under the cache dir, so re-checking unchanged notes loads no model: the
+`Grader` (which loads the embedder) is built only when some answer is not in the cache. Keep
+this module's imports light for the same reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import InputError
+from .notes import HOW_TO_NAME, Answer, MatchedBy, Note, load_note
+from .results import Flag, Grade, KeyPointResult
+from .rubric import RubricSet, load_rubrics
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .grader import Grader
+
+# Bump when what a cached grade means changes in a way the code digest below cannot see.
+CACHE_FORMAT = 1
+CACHE_FILE = "check-grades.sqlite3"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AnswerCheck(_Model):
+    """One graded answer and its verdict against the minimum score."""
+
+    line: int
+    matched_by: MatchedBy
+    label: str  # what the note wrote to name the question
+    question_id: str
+    question_number: int | None
+    question_title: str
+    score: float
+    min_score: float
+    passed: bool
+    cached: bool
+    missed: list[KeyPointResult] = Field(default_factory=list)
+    grade: Grade
+
+
+class FileCheck(_Model):
+    path: str
+    status: Literal["checked", "skipped", "error"]
+    answers: list[AnswerCheck] = Field(default_factory=list)
+    remarks: list[str] = Field(default_factory=list)  # informational: skipped headings, …
+    problems: list[str] = Field(default_factory=list)  # failures: unreadable, unknown question
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and all(a.passed for a in self.answers)
+
+
+class CheckReport(_Model):
+    files: list[FileCheck]
+    passed: bool
+    answers: int
+    below_minimum: int
+    cached: int
+    skipped_files: int
+    failed_files: int  # unreadable files, broken front matter, questions that do not exist
+    warnings: list[str] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------- cache
+
+
+# The modules whose code decides a grade: an edit to any of them (a recalibration, a scoring
+# fix) retires the cached grades. Hashing their source keeps numpy and the models unimported.
+_GRADING_MODULES = ("grader", "coverage", "calibration", "text", "feedback", "injection")
+
+
+@lru_cache(maxsize=1)
+def grading_code_digest() -> str:
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in _GRADING_MODULES:
+        try:
+            digest.update((here / f"{name}.py").read_bytes())
+        except OSError:  # a build without sources: CACHE_FORMAT alone guards the cache
+            digest.update(name.encode())
+    return digest.hexdigest()[:16]
+
+
+def _judge_fingerprint(settings: Settings) -> dict[str, object] | None:
+    if not settings.judge_enabled:
+        return None
+    from .prompts import load_judge_prompts  # light: text files only
+
+    prompts = load_judge_prompts()
+    return {
+        "model": settings.judge_model,
+        "base_url": settings.judge_base_url,
+        "temperature": settings.judge_temperature,
+        "weight": settings.judge_weight,
+        "prompt_version": prompts.version,
+        "prompt_digest": prompts.digest,
+    }
+
+
+def grading_context(settings: Settings) -> str:
+    """Everything besides answer and rubric that a grade depends on, as one string."""
+    return json.dumps(
+        {
+            "format": CACHE_FORMAT,
+            "embedder": settings.embedder.strip(),
+            "code": grading_code_digest(),
+            "judge": _judge_fingerprint(settings),
+        },
+        sort_keys=True,
+    )
+
+
+def cache_key(answer: str, rubric_hash: str, context: str) -> str:
+    """sha256 of answer text + `Rubric.content_hash()` + `grading_context(settings)`."""
+    payload = "\x1f".join((answer, rubric_hash, context))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class GradeCache:
+    """Grades by cache key in sqlite. An unusable cache file costs speed, never correctness."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.warning: str | None = None
+        self._conn: sqlite3.Connection | None = None
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, timeout=30)
+            conn.execute("CREATE TABLE IF NOT EXISTS grades (key TEXT PRIMARY KEY, grade TEXT)")
+            self._conn = conn
+        except (OSError, sqlite3.Error) as exc:
+            self.warning = f"grade cache {path} unusable ({exc}); grading without it"
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Grade]:
+        wanted = sorted(set(keys))
+        if self._conn is None or not wanted:
+            return {}
+        found: dict[str, Grade] = {}
+        try:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._conn.execute(
+                    f"SELECT key, grade FROM grades WHERE key IN ({marks})", chunk
+                )
+                for key, text in rows:
+                    # A row another version wrote and this one cannot read is graded again.
+                    with contextlib.suppress(ValueError):
+                        found[key] = Grade.model_validate_json(text)
+        except sqlite3.Error:
+            return {}
+        return found
+
+    def put_many(self, grades: dict[str, Grade]) -> None:
+        if self._conn is None or not grades:
+            return
+        rows = [(key, grade.model_dump_json()) for key, grade in grades.items()]
+        try:
+            with self._conn:
+                self._conn.executemany("INSERT OR REPLACE INTO grades VALUES (?, ?)", rows)
+        except sqlite3.Error as exc:
+            self.warning = f"grade cache {self.path} not updated ({exc})"
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _cacheable(grade: Grade) -> bool:
+    # A judge that failed is an error, and errors are never cached: the next run tries again.
+    return Flag.JUDGE_UNSCORED not in grade.flags
+
+
+# ---------------------------------------------------------------------------- checking
+
+
+def _default_grader(settings: Settings) -> Grader:
+    from .grader import Grader
+
+    return Grader.from_settings(settings)
+
+
+def check_files(
+    paths: Sequence[Path],
+    settings: Settings,
+    *,
+    rubrics: RubricSet | None = None,
+    make_grader: Callable[[Settings], Grader] = _default_grader,
+) -> CheckReport:
+    """Grade every answer in `paths`. Unreadable files are reported, never raised.
+
+    The minimum score of an answer is its file's front matter `min_score` when set, else
+    `settings.min_score` (flag > env > [tool.evaluator] > 60). `make_grader` runs only when
+    some answer is not in the cache.
+    """
+    rubrics = rubrics if rubrics is not None else load_rubrics(settings.rubrics)
+    notes: list[Note | InputError] = []
+    for path in paths:
+        try:
+            notes.append(load_note(path, rubrics))
+        except InputError as exc:
+            notes.append(exc)
+
+    answers = [a for n in notes if isinstance(n, Note) for a in n.answers]
+    context = grading_context(settings)
+    rubric_hashes = {
+        r.id: r.content_hash() for r in {a.rubric.id: a.rubric for a in answers}.values()
+    }
+    keys = [cache_key(a.text, rubric_hashes[a.rubric.id], context) for a in answers]
+    cache = GradeCache(settings.cache_dir / CACHE_FILE if settings.use_cache else None)
+    try:
+        grades = cache.get_many(keys)
+        hits = set(grades)
+        todo = {k: a for k, a in zip(keys, answers, strict=True) if k not in grades}
+        if todo:
+            fresh = make_grader(settings).grade_many([(a.rubric, a.text) for a in todo.values()])
+            new = dict(zip(todo, fresh, strict=True))
+            grades.update(new)
+            cache.put_many({k: g for k, g in new.items() if _cacheable(g)})
+    finally:
+        cache.close()
+
+    files = []
+    ordered_keys = iter(keys)  # answers come back in the order they were collected
+    for path, note in zip(paths, notes, strict=True):
+        if isinstance(note, InputError):
+            files.append(FileCheck(path=str(path), status="error", problems=[str(note)]))
+            continue
+        floor = note.min_score if note.min_score is not None else settings.min_score
+        checks = []
+        for answer in note.answers:
+            key = next(ordered_keys)
+            checks.append(_answer_check(answer, grades[key], floor, key in hits))
+        files.append(_file_check(note, checks))
+    return _summarise(files, [w for w in (cache.warning,) if w])
+
+
+def _file_check(note: Note, checks: list[AnswerCheck]) -> FileCheck:
+    skipped = not checks and not note.problems
+    remarks = [*note.remarks, f"no answer found ({HOW_TO_NAME})"] if skipped else note.remarks
+    return FileCheck(
+        path=str(note.path),
+        status="skipped" if skipped else "checked",
+        answers=checks,
+        remarks=remarks,
+        problems=note.problems,
+    )
+
+
+def _answer_check(answer: Answer, grade: Grade, floor: float, cached: bool) -> AnswerCheck:
+    return AnswerCheck(
+        line=answer.line,
+        matched_by=answer.matched_by,
+        label=answer.label,
+        question_id=grade.question_id,
+        question_number=grade.question_number,
+        question_title=grade.question_title,
+        score=grade.score,
+        min_score=floor,
+        passed=grade.score >= floor,
+        cached=cached,
+        missed=grade.missed,
+        grade=grade,
+    )
+
+
+def _summarise(files: list[FileCheck], warnings: list[str]) -> CheckReport:
+    answers = [a for f in files for a in f.answers]
+    return CheckReport(
+        files=files,
+        passed=all(f.passed for f in files),
+        answers=len(answers),
+        below_minimum=sum(not a.passed for a in answers),
+        cached=sum(a.cached for a in answers),
+        skipped_files=sum(f.status == "skipped" for f in files),
+        failed_files=sum(bool(f.problems) for f in files),
+        warnings=warnings,
+    )

@@ -1,0 +1,272 @@
+"""Study notes (Markdown) → the answers they hold, each with the question it answers.
+
+A note names its questions in one of three ways:
+
+- front matter: `question: 7` (or a list, `question: [3, 26]`), the whole body answering each;
+- a heading that names a question: `## Q7`, `## 7. 什么是批量归一化`, `## 问题 7`, `## 第7题`;
+- a free-text heading matched to the closest question title (`## 批量归一化`), via
+  `RubricSet.find`; when no title is close enough the note says so and the section is skipped.
+
+An answer is the body under its heading, down to the next heading of the same or a higher level
+(its own sub-headings belong to it). Headings inside fenced code blocks are code, not headings.
+Front matter applies to the whole body only when no heading names a question explicitly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from .errors import InputError, QuestionNotFound
+from .rubric import Rubric, RubricSet
+
+MatchedBy = Literal["front matter", "heading", "title"]
+
+_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+# "Q7", "Question 7", "问题 7", "题目7", "第7题", "#7", each followed by a separator or the end.
+_NAMED = re.compile(
+    r"^(?:q|question|问题|题目|第|#)\s*(\d+)\s*题?(?=$|[\s.、:：)）\-–—,，])[\s.、:：)）\-–—,，]*(.*)$",
+    re.IGNORECASE,
+)
+# "7.", "7、", "7)", "7:" or a bare "7" opens the heading. "7 个技巧" and "1.2 背景" are free text.
+_NUMBERED = re.compile(r"^(\d+)\s*(?:$|[.、:：)）．](?!\d)\s*(.*)$)")
+_INLINE_MARKUP = re.compile(r"\*\*|__|`|~~|(?<!\w)[*_](?!\s)|(?<!\s)[*_](?!\w)")
+
+HOW_TO_NAME = "add front matter `question: 7` or a heading like `## Q7`"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer found in a note."""
+
+    rubric: Rubric
+    text: str
+    line: int  # 1-based line of its heading (or of the front matter)
+    matched_by: MatchedBy
+    label: str  # what the note wrote: the heading text, or the front matter value
+
+
+@dataclass
+class Note:
+    """What a notes file holds: answers, plus remarks (informational) and problems (failures)."""
+
+    path: Path
+    answers: list[Answer] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    min_score: float | None = None
+
+
+@dataclass(frozen=True)
+class _Heading:
+    index: int  # 0-based line index in the file
+    level: int
+    text: str
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def read_note(path: Path) -> str:
+    """The file as text; InputError (one line) when it is missing, binary or not UTF-8."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a notes file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if b"\x00" in data[:8192]:
+        raise InputError(f"{path}: binary file, not Markdown text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{path}:{line}: not UTF-8 text (invalid byte at offset {exc.start})"
+        ) from None
+
+
+# ---------------------------------------------------------------------------- structure
+
+
+def _split_front_matter(lines: list[str], path: Path) -> tuple[dict[str, object], int]:
+    """(front matter mapping, index of the first body line)."""
+    if not lines or lines[0].strip() != "---":
+        return {}, 0
+    for end in range(1, len(lines)):
+        if lines[end].strip() in ("---", "..."):
+            break
+    else:
+        return {}, 0  # an opening rule with no closing one: not front matter
+    try:
+        data = yaml.safe_load("\n".join(lines[1:end]))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 2}" if mark else ""
+        raise InputError(f"{path}{where}: front matter is not valid YAML") from None
+    if data is None:
+        return {}, end + 1
+    if not isinstance(data, dict):
+        raise InputError(f"{path}:2: front matter must be a mapping (key: value lines)")
+    return data, end + 1
+
+
+def _headings(lines: list[str], start: int) -> list[_Heading]:
+    found: list[_Heading] = []
+    fence: str | None = None
+    for i in range(start, len(lines)):
+        line = lines[i]
+        marks = _FENCE.match(line)
+        if fence is not None:
+            # Only a bare run of the same mark, at least as long, closes the block.
+            run = marks.group(1) if marks else ""
+            if run[:1] == fence[0] and len(run) >= len(fence) and not line.strip().strip(fence[0]):
+                fence = None
+            continue
+        if marks:
+            fence = marks.group(1)
+            continue
+        m = _HEADING.match(line)
+        if m:
+            found.append(_Heading(i, len(m.group(1)), _plain(m.group(2) or "")))
+    return found
+
+
+def _plain(text: str) -> str:
+    """Heading text without inline emphasis and code marks."""
+    return " ".join(_INLINE_MARKUP.sub("", text).split())
+
+
+def explicit_number(heading: str) -> int | None:
+    """The question number a heading names explicitly (`Q7`, `7. …`, `问题 7`), else None."""
+    m = _NAMED.match(heading) or _NUMBERED.match(heading)
+    return int(m.group(1)) if m else None
+
+
+def _section(lines: list[str], headings: list[_Heading], pos: int) -> str:
+    """Body of heading `pos`: down to the next heading of the same or a higher level."""
+    head = headings[pos]
+    end = len(lines)
+    for later in headings[pos + 1 :]:
+        if later.level <= head.level:
+            end = later.index
+            break
+    return "\n".join(lines[head.index + 1 : end]).strip()
+
+
+# ---------------------------------------------------------------------------- resolving
+
+
+def _front_matter_questions(meta: dict[str, object], path: Path) -> list[str]:
+    raw = meta.get("question", meta.get("questions"))
+    if raw is None:
+        return []
+    values = raw if isinstance(raw, list) else [raw]
+    refs = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip():
+            raise InputError(
+                f"{path}: front matter 'question' must be a number, an id or a title "
+                f"(or a list of them), not {value!r}"
+            )
+        refs.append(str(value).strip())
+    return refs
+
+
+def _front_matter_min_score(meta: dict[str, object], path: Path) -> float | None:
+    raw = meta.get("min_score", meta.get("min-score"))
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw <= 100:
+        raise InputError(f"{path}: front matter 'min_score' must be a number from 0 to 100")
+    return float(raw)
+
+
+def parse_note(text: str, rubrics: RubricSet, path: Path) -> Note:
+    """Find the answers in a note's text. InputError only for broken front matter."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    meta, body_start = _split_front_matter(lines, path)
+    note = Note(path=path, min_score=_front_matter_min_score(meta, path))
+    refs = _front_matter_questions(meta, path)
+    headings = _headings(lines, body_start)
+    numbers = [explicit_number(h.text) for h in headings]
+
+    if refs and all(n is None for n in numbers):
+        body = "\n".join(lines[body_start:]).strip()
+        for ref in refs:
+            try:
+                rubric = rubrics.find(ref)
+            except QuestionNotFound as exc:
+                note.problems.append(f"{path}:1: front matter question {exc}")
+                continue
+            note.answers.append(Answer(rubric, body, 1, "front matter", f"question: {ref}"))
+        return note
+    if refs:
+        note.remarks.append(
+            "front matter 'question' ignored: headings in this file name the questions"
+        )
+
+    titled: dict[int, Rubric | QuestionNotFound] = {}
+
+    def by_title(pos: int) -> Rubric | QuestionNotFound:
+        if pos not in titled:
+            try:
+                titled[pos] = rubrics.find(headings[pos].text)
+            except QuestionNotFound as exc:
+                titled[pos] = exc
+        return titled[pos]
+
+    open_level: int | None = None  # level of the answer section we are inside, if any
+    for pos, head in enumerate(headings):
+        if open_level is not None and head.level > open_level:
+            continue  # a sub-heading of an answer is part of that answer
+        open_level = None
+        where = f"{path}:{head.index + 1}"
+        number = numbers[pos]
+        if number is not None:
+            open_level = head.level
+            try:
+                rubric = rubrics.find(str(number))
+            except QuestionNotFound as exc:
+                note.problems.append(f"{where}: heading '{head.text}': {exc}")
+                continue
+            text_ = _section(lines, headings, pos)
+            note.answers.append(Answer(rubric, text_, head.index + 1, "heading", head.text))
+            continue
+        inner = _descendants(headings, pos)
+        if not head.text or any(
+            numbers[d] is not None or isinstance(by_title(d), Rubric) for d in inner
+        ):
+            continue  # a container of answers (e.g. the note's title): its sections speak
+        match = by_title(pos)
+        if isinstance(match, QuestionNotFound):
+            if not inner:
+                note.remarks.append(f"{where}: heading '{head.text}' skipped: {match}")
+            continue
+        open_level = head.level
+        text_ = _section(lines, headings, pos)
+        note.answers.append(Answer(match, text_, head.index + 1, "title", head.text))
+    return note
+
+
+def _descendants(headings: list[_Heading], pos: int) -> list[int]:
+    """Positions of the headings nested under heading `pos`."""
+    level = headings[pos].level
+    inner = []
+    for later in range(pos + 1, len(headings)):
+        if headings[later].level <= level:
+            break
+        inner.append(later)
+    return inner
+
+
+def load_note(path: Path, rubrics: RubricSet) -> Note:
+    """Read and parse one notes file (InputError when it cannot be read)."""
+    return parse_note(read_note(path), rubrics, path)
