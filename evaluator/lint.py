@@ -141,6 +141,8 @@ def _check_duplicates(rubrics: list[Rubric]) -> list[Finding]:
     overlaps: list[tuple[Rubric, Rubric, str]] = []
     for a, b in itertools.combinations(rubrics, 2):
         q_sim = similarity(a, b)
+        if q_sim < min(DUPLICATE_MIN_QUESTION, OVERLAP_MIN_QUESTION):
+            continue  # unrelated questions: skip the costlier key-point comparison
         best = _best_key_point_match(a, b)
         if q_sim >= QUESTION_NEAR_IDENTICAL:
             why = f"near-identical question (similarity {q_sim:.2f})"

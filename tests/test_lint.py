@@ -1,0 +1,272 @@
+"""The rubric linter and `evaluator rubrics lint`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from evaluator.cli import main
+from evaluator.compile import build, compile_markdown
+from evaluator.errors import RubricError
+from evaluator.lint import Finding, lint, lint_path
+from evaluator.rubric import KeyPoint, Rubric, RubricDocument, RubricSet, load_rubrics
+
+SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_7ace44ecab84a0b1.txt"
+
+
+@pytest.fixture
+def seed_doc() -> RubricDocument:
+    return compile_markdown(SEED.read_text(encoding="utf-8"), "seed.md", "llm-training")
+
+
+def _pairs(findings: list[Finding], code: str, level: str) -> set[tuple[int, int]]:
+    """{(n, m)} for findings like 'llm-training-q26: duplicates llm-training-q3'."""
+    pairs = set()
+    for f in findings:
+        if f.code == code and f.level == level:
+            assert f.rubric_id is not None
+            other = f.message.split(":")[0].split()[-1]
+            a, b = int(f.rubric_id.rsplit("q", 1)[1]), int(other.rsplit("q", 1)[1])
+            pairs.add((min(a, b), max(a, b)))
+    return pairs
+
+
+def _rubric(rid: str, question: str, points: list[tuple[str, str]], **extra: object) -> Rubric:
+    return Rubric(
+        id=rid,
+        title=question,
+        question=question,
+        reference_answer=" ".join(text for _, text in points),
+        key_points=[KeyPoint(id=f"k{i}", label=lb, text=t) for i, (lb, t) in enumerate(points, 1)],
+        explanation="Because.",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+# ---------------------------------------------------------------------------- the seed
+
+
+def test_seed_duplicates_are_exactly_the_known_pairs(seed_doc: RubricDocument) -> None:
+    findings = lint([seed_doc])
+    assert _pairs(findings, "duplicate-question", "warning") == {(3, 26), (14, 28), (2, 15)}
+    assert _pairs(findings, "overlapping-question", "info") == {(2, 21), (15, 21)}
+    assert not [f for f in findings if f.level == "error"]
+
+
+def test_seed_q5_recall_and_precision_share_a_definition(seed_doc: RubricDocument) -> None:
+    repeated = [f for f in lint([seed_doc]) if f.code == "repeated-key-point"]
+    assert len(repeated) == 1
+    (finding,) = repeated
+    assert (finding.level, finding.rubric_id) == ("warning", "llm-training-q5")
+    assert "k2 and k3" in finding.message
+    assert "召回率" in finding.message and "精确率" in finding.message
+
+
+def test_marked_duplicates_become_info(seed_doc: RubricDocument) -> None:
+    marks = {26: "llm-training-q3", 28: "llm-training-q14", 15: "llm-training-q2"}
+    rubrics = [
+        r.model_copy(update={"duplicate_of": marks.get(r.number or 0)}) for r in seed_doc.rubrics
+    ]
+    findings = lint([seed_doc.model_copy(update={"rubrics": rubrics})])
+    assert _pairs(findings, "duplicate-question", "warning") == set()
+    assert _pairs(findings, "duplicate-question", "info") == {(3, 26), (14, 28), (2, 15)}
+    # Only the Q5 wording remains a warning.
+    assert [f.rubric_id for f in findings if f.level == "warning"] == ["llm-training-q5"]
+
+
+def test_lint_accepts_a_rubric_set(seed_doc: RubricDocument) -> None:
+    assert lint(RubricSet([seed_doc])) == lint([seed_doc])
+
+
+# ---------------------------------------------------------------------------- single checks
+
+
+def _doc(*rubrics: Rubric, document: str = "d") -> RubricDocument:
+    return RubricDocument(document=document, rubrics=list(rubrics))
+
+
+def test_english_near_identical_questions_are_duplicates() -> None:
+    a = _rubric("d-q1", "What is overfitting?", [("", "A model that memorises noise.")])
+    b = _rubric("d-q2", "What is overfitting ?", [("", "Fitting noise instead of signal.")])
+    c = _rubric("d-q3", "How does dropout work?", [("", "It drops random units in training.")])
+    findings = lint([_doc(a, b, c)])
+    dupes = [f for f in findings if f.code == "duplicate-question"]
+    assert [(f.level, f.rubric_id) for f in dupes] == [("warning", "d-q2")]
+    assert "d-q1" in dupes[0].message
+
+
+def test_near_identical_key_points_under_the_same_label_are_reported() -> None:
+    r = _rubric(
+        "d-q1",
+        "Name two regularisers.",
+        [
+            ("L2", "Adds the squared weights to the loss."),
+            ("L2", "Adds the squared weights to the loss!"),
+        ],
+    )
+    (finding,) = [f for f in lint([_doc(r)]) if f.code == "repeated-key-point"]
+    assert "different labels" not in finding.message
+
+
+def test_duplicate_of_links_are_checked() -> None:
+    a = _rubric("d-q1", "What is a tensor?", [("", "A multi-dimensional array.")])
+    b = _rubric("d-q2", "What is a GPU?", [("", "A parallel processor.")], duplicate_of="d-q99")
+    c = _rubric("d-q3", "What is a TPU?", [("", "A matrix accelerator.")], duplicate_of="d-q3")
+    errors = {(f.rubric_id, f.message) for f in lint([_doc(a, b, c)]) if f.level == "error"}
+    assert errors == {
+        ("d-q2", "duplicate_of points at unknown id 'd-q99'"),
+        ("d-q3", "duplicate_of points at itself"),
+    }
+
+
+def test_duplicate_of_may_point_into_another_document() -> None:
+    a = _rubric("a-q1", "What is a tensor?", [("", "A multi-dimensional array.")])
+    b = _rubric("b-q1", "What is a GPU?", [("", "A parallel processor.")], duplicate_of="a-q1")
+    findings = lint([_doc(a, document="a"), _doc(b, document="b")])
+    assert not [f for f in findings if f.code == "bad-duplicate-of"]
+
+
+def test_empty_sections_weights_and_texts() -> None:
+    # Built without validation, as a caller of the Python API might: lint must still catch them.
+    blank = KeyPoint.model_construct(id="k1", label="x", text="  ", weight=0.0, note=None)
+    r = Rubric.model_construct(
+        id="d-q1",
+        number=1,
+        title="T",
+        question="",
+        reference_answer="Ref.",
+        key_points=[blank],
+        misconceptions=[],
+        explanation="",
+        source=None,
+        language="en",
+        duplicate_of=None,
+        notes=[],
+    )
+    doc = RubricDocument.model_construct(document="d", title="", rubrics=[r])
+    found = {(f.level, f.code, f.message) for f in lint([doc])}
+    assert found == {
+        ("error", "empty-section", "question is empty"),
+        ("info", "empty-section", "explanation is empty"),
+        ("error", "empty-key-point", "key point k1 has no text"),
+        ("error", "zero-weight", "key point weights add up to 0"),
+    }
+
+
+def test_the_same_id_in_two_documents_is_an_error() -> None:
+    a = _rubric("x-q1", "What is a tensor?", [("", "A multi-dimensional array.")])
+    b = _rubric("x-q1", "What is a GPU?", [("", "A parallel processor.")])
+    (finding,) = [f for f in lint([_doc(a, document="a"), _doc(b, document="b")])]
+    assert (finding.level, finding.code, finding.rubric_id) == ("error", "duplicate-id", "x-q1")
+
+
+def test_findings_are_sorted_errors_first(seed_doc: RubricDocument) -> None:
+    rubrics = list(seed_doc.rubrics)
+    rubrics[29] = rubrics[29].model_copy(update={"duplicate_of": "nowhere"})
+    levels = [f.level for f in lint([seed_doc.model_copy(update={"rubrics": rubrics})])]
+    assert levels[0] == "error"
+    assert levels == sorted(levels, key=["error", "warning", "info"].index)
+
+
+# ---------------------------------------------------------------------------- files
+
+
+def _write(path: Path, data: object) -> Path:
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _valid(document: str = "d") -> dict:
+    return {
+        "document": document,
+        "rubrics": [
+            {
+                "id": f"{document}-q1",
+                "number": 1,
+                "title": "What is a tensor?",
+                "question": "What is a tensor?",
+                "reference_answer": "A multi-dimensional array.",
+                "explanation": "Shapes generalise matrices.",
+                "key_points": [{"id": "k1", "text": "A multi-dimensional array."}],
+            }
+        ],
+    }
+
+
+def test_lint_path_reports_every_schema_error_with_question_and_field(tmp_path: Path) -> None:
+    data = _valid()
+    data["rubrics"][0]["key_points"] = [
+        {"id": "k1", "text": ""},
+        {"id": "k2", "text": "Rank.", "weight": 0},
+    ]
+    path = _write(tmp_path / "d.yaml", data)
+    findings = lint_path(path)
+    assert [(f.level, f.code, f.rubric_id, f.file) for f in findings] == [
+        ("error", "schema", "d-q1", str(path)),
+        ("error", "schema", "d-q1", str(path)),
+    ]
+    assert findings[0].message.startswith("key point key_points.0 has no text")
+    assert findings[1].message.startswith("key point key_points.1 has weight ≤ 0")
+
+
+def test_lint_path_on_a_directory_keeps_checking_the_valid_files(tmp_path: Path) -> None:
+    _write(tmp_path / "good.yaml", _valid("good"))
+    (tmp_path / "broken.yaml").write_text("rubrics: [\n", encoding="utf-8")
+    findings = lint_path(tmp_path)
+    assert [(f.code, Path(f.file or "").name) for f in findings if f.level == "error"] == [
+        ("unreadable", "broken.yaml")
+    ]
+    with pytest.raises(RubricError, match="no such rubric file or directory"):
+        lint_path(tmp_path / "missing")
+
+
+def test_lint_path_defaults_to_the_rubrics_dir(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    build([SEED], tmp_path / "rubrics", document="llm-training")
+    assert lint_path() == lint(load_rubrics(tmp_path / "rubrics"))
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+def test_cli_lint_on_the_built_seed(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "x"
+    built = runner.invoke(
+        main, ["rubrics", "build", str(SEED), "--document", "llm-training", "--out", str(out)]
+    )
+    assert built.exit_code == 0, built.output
+
+    result = runner.invoke(main, ["rubrics", "lint", str(out)])
+    assert result.exit_code == 0, result.output  # warnings only
+    assert "warning: llm-training-q26: duplicates llm-training-q3" in result.output
+    assert "warning: llm-training-q28: duplicates llm-training-q14" in result.output
+    assert "warning: llm-training-q15: duplicates llm-training-q2" in result.output
+    assert "info: llm-training-q21: overlaps llm-training-q2" in result.output
+    assert "warning: llm-training-q5: key points k2 and k3" in result.output
+    assert result.output.rstrip().endswith("0 errors, 4 warnings, 2 info")
+
+    as_json = runner.invoke(main, ["rubrics", "lint", str(out / "llm-training.yaml"), "--json"])
+    assert as_json.exit_code == 0
+    rows = json.loads(as_json.output)
+    assert [Finding.model_validate(row) for row in rows] == lint_path(out)
+    assert {row["level"] for row in rows} == {"warning", "info"}
+
+
+def test_cli_lint_exits_1_on_errors_without_traceback(tmp_path: Path) -> None:
+    data = _valid()
+    data["rubrics"][0]["duplicate_of"] = "d-q7"
+    path = _write(tmp_path / "d.yaml", data)
+    runner = CliRunner()
+    result = runner.invoke(main, ["rubrics", "lint", str(path)])
+    assert result.exit_code == 1
+    assert "error: d-q1: duplicate_of points at unknown id 'd-q7'" in result.output
+    assert "Traceback" not in result.output
+
+    missing = runner.invoke(main, ["rubrics", "lint", str(tmp_path / "nope")])
+    assert missing.exit_code == 1
+    assert missing.stderr.startswith("Error: ") and missing.stderr.count("\n") == 1
