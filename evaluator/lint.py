@@ -193,7 +193,8 @@ def _check_duplicates(rubrics: list[Rubric]) -> list[Finding]:
                 level="info",
                 code="overlapping-question",
                 rubric_id=second.id,
-                message=f"overlaps {first.id}: both have the key point '{label}'",
+                message=f"overlaps {first.id}: both have the key point '{label}'"
+                + ("; already marked with duplicate_of" if _acknowledged(first, second) else ""),
             )
         )
     return findings

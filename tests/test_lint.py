@@ -67,13 +67,21 @@ def test_seed_q5_recall_and_precision_share_a_definition(seed_doc: RubricDocumen
 
 
 def test_marked_duplicates_become_info(seed_doc: RubricDocument) -> None:
-    marks = {26: "llm-training-q3", 28: "llm-training-q14", 15: "llm-training-q2"}
+    marks = {
+        26: "llm-training-q3",
+        28: "llm-training-q14",
+        15: "llm-training-q2",
+        21: "llm-training-q2",
+    }
     rubrics = [
         r.model_copy(update={"duplicate_of": marks.get(r.number or 0)}) for r in seed_doc.rubrics
     ]
     findings = lint([seed_doc.model_copy(update={"rubrics": rubrics})])
     assert _pairs(findings, "duplicate-question", "warning") == set()
     assert _pairs(findings, "duplicate-question", "info") == {(3, 26), (14, 28), (2, 15)}
+    overlaps = [f.message for f in findings if f.code == "overlapping-question"]
+    assert len(overlaps) == 2
+    assert all(m.endswith("already marked with duplicate_of") for m in overlaps)
     # Only the Q5 wording remains a warning.
     assert [f.rubric_id for f in findings if f.level == "warning"] == ["llm-training-q5"]
 
