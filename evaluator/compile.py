@@ -50,7 +50,7 @@ _NUMBERED_RE = re.compile(
 _SECTION_WORDS: dict[str, tuple[str, ...]] = {
     "question": ("题目", "題目", "问题", "問題", "Question", "Q"),
     "answer": ("参考答案", "答案", "回答", "Reference answer", "Answer", "A"),
-    "explanation": ("答案解析", "解析", "解释", "說明", "说明", "Explanation"),
+    "explanation": ("答案解析", "解析", "解释", "Explanation"),
 }
 _LABEL_TO_KIND = {w.lower(): kind for kind, words in _SECTION_WORDS.items() for w in words}
 _LABEL_ALT = "|".join(
@@ -72,7 +72,7 @@ _PLAIN_LABEL_RE = re.compile(
 _FENCED_BLOCK_RE = re.compile(r"^\s*(```+|~~~+).*?^\s*\1[ \t]*$", re.MULTILINE | re.DOTALL)
 _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD_RE = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
-_ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "cf", "al", "fig", "eq", "no", "dr", "mr", "ms"}
+_ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "cf", "al", "fig", "eq", "dr", "mr", "ms"}
 # Sentences shorter than this (CJK characters + 2 per Latin word) join a neighbour.
 _MIN_SENTENCE_UNITS = 6
 
