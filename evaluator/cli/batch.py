@@ -1,0 +1,209 @@
+"""`evaluator batch`: grade a CSV of answers into a CSV or JSONL file, with an optional report."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import InputError
+from . import main
+from .common import embedder_option, judge_options, rubrics_option, settings_from_flags
+
+
+@main.command("batch")
+@click.argument("input_csv", metavar="INPUT.csv", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output file (CSV, or JSONL with --format jsonl).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl"]),
+    default="csv",
+    show_default=True,
+    help="csv: input columns plus score, band, method, covered, missed, flags, feedback, error. "
+    "jsonl: the full grade per line, with the row id and the input columns.",
+)
+@click.option("--answer-col", help="Column holding the answers. Default: answer, response, ….")
+@click.option("--id-col", help="Column holding row ids. Default: id when present, else row number.")
+@click.option(
+    "--question-col",
+    help="Column naming each row's question: a rubric id, number or title (or, with "
+    "--reference-col, the question text). Default: question, question_id, ….",
+)
+@click.option(
+    "--reference-col",
+    help="Column of inline reference answers: each row is graded against an ad-hoc rubric made "
+    "from its reference (no rubric files). Default: reference_answer when present.",
+)
+@click.option("--question", "fixed_question", help="Grade every row against this one question.")
+@click.option(
+    "--encoding", help="Input encoding. Default: detected (UTF-8 with/without BOM, GB18030)."
+)
+@click.option("--delimiter", help="Input delimiter. Default: detected from the header (, tab ; |).")
+@click.option(
+    "--excel",
+    "--bom",
+    "bom",
+    is_flag=True,
+    help="Write UTF-8 with a BOM so Excel opens the CSV with the right encoding.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 256),
+    default=4,
+    show_default=True,
+    help="Concurrent LLM judge requests (output order always matches the input).",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1, 100_000),
+    default=256,
+    show_default=True,
+    help="Rows graded (and written) together.",
+)
+@click.option("--resume", is_flag=True, help="Continue an interrupted run into the same output.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a self-contained HTML report (charts and the first 2,000 rows).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
+@rubrics_option
+@embedder_option
+@judge_options
+def batch_command(
+    input_csv: Path,
+    output: Path,
+    fmt: str,
+    answer_col: str | None,
+    id_col: str | None,
+    question_col: str | None,
+    reference_col: str | None,
+    fixed_question: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    bom: bool,
+    jobs: int,
+    chunk_size: int,
+    resume: bool,
+    force: bool,
+    report_path: Path | None,
+    quiet: bool,
+    rubrics_dir: Path | None,
+    **flags: Any,
+) -> None:
+    """Grade every answer in INPUT.csv; write one output row per input row, in order.
+
+    \b
+    Columns are detected from the header (id, question, answer, reference_answer, and
+    Chinese names such as 题目 / 回答) or named with --*-col. Extra columns pass through.
+    A row that cannot be graded keeps its place, with the reason in the `error` column.
+
+    \b
+    Examples:
+      evaluator batch answers.csv -o graded.csv --report report.html
+      evaluator batch export.csv -o graded.csv --excel --answer-col 回答 --question-col 题号
+      evaluator batch mohler.csv -o out.jsonl --format jsonl \\
+          --reference-col reference_answer --question-col question
+      evaluator batch big.csv -o graded.csv --resume      # after an interruption
+    """
+    from rich.console import Console
+
+    from ..batch import BatchOptions, prepare_batch
+    from ..report import print_summary, render_html
+
+    if rubrics_dir is not None:
+        flags["rubrics"] = rubrics_dir
+    settings = settings_from_flags(**flags)
+    options = BatchOptions(
+        input=input_csv,
+        output=output,
+        format=fmt,  # type: ignore[arg-type]
+        answer_col=answer_col,
+        id_col=id_col,
+        question_col=question_col,
+        reference_col=reference_col,
+        question=fixed_question,
+        encoding=encoding,
+        delimiter=delimiter,
+        bom=bom,
+        chunk_size=chunk_size,
+        jobs=jobs,
+        resume=resume,
+        force=force,
+    )
+    if report_path is not None and report_path.resolve() in {
+        input_csv.resolve(),
+        output.resolve(),
+    }:
+        raise InputError(f"{report_path}: the report would overwrite the input or the output")
+    job = prepare_batch(options, settings)  # every whole-file problem fails here, before work
+    console = Console(stderr=True)
+    if not quiet:
+        console.print(f"[dim]columns: {job.mapping}[/dim]", highlight=False)
+
+    show_progress = not quiet and console.is_terminal
+    result = _run_with_progress(job, console) if show_progress else job.run()
+
+    if report_path is not None:
+        page = render_html(result.summary, source=f"{input_csv} → {output}")
+        tmp = report_path.with_name(report_path.name + ".tmp")
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, report_path)
+    if not quiet:
+        print_summary(result.summary, console, str(output))
+        if result.resumed:
+            console.print(f"resumed: {result.resumed:,} rows were already in {output}")
+        if report_path is not None:
+            console.print(f"report: {report_path}")
+
+
+def _run_with_progress(job: Any, console: Any) -> Any:
+    """The batch under a rich progress bar: rows done, rate and time left."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.1f} rows/s" if speed else "– rows/s", style="cyan")
+
+    total = job.total_rows()
+    with Progress(
+        TextColumn("grading"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("grading", total=total)
+
+        def resumed(done: int) -> None:
+            # Rows already in the output count as done but not towards the rate.
+            progress.update(task, completed=done)
+            progress.reset(task, total=total, completed=done)
+
+        return job.run(on_resumed=resumed, on_rows=lambda n: progress.advance(task, n))

@@ -1,0 +1,479 @@
+"""Batch summaries: statistics accumulated row by row, a terminal table, a self-contained HTML page.
+
+`Summary` is fed one `RowView` per output row and keeps only small aggregates (a 0.1-point
+score histogram gives an exact median; per-question running sums; a bounded miss counter) plus
+the first `max_rows` rows for the HTML table, so a 100k-row batch costs the same memory as a
+small one. The HTML page has no scripts and no network assets: inline CSS and SVG drawn here,
+with every piece of user text escaped (answers are untrusted).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from .results import Band
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+BANDS: tuple[Band, ...] = ("excellent", "good", "fair", "weak", "none")
+MAX_TABLE_ROWS = 2000
+MAX_QUESTIONS = 500  # questions tracked one by one; the rest share one "(other)" line
+MAX_MISSED_KEYS = 20000  # distinct (question, key point) counters kept before pruning
+ANSWER_EXCERPT = 300
+OTHER = "(other questions)"
+
+
+@dataclass
+class RowView:
+    """What the summary needs from one output row (from a fresh Grade or a resumed output)."""
+
+    row: int
+    id: str
+    question_id: str = ""
+    question_title: str = ""
+    score: float | None = None
+    band: str = ""
+    method: str = ""
+    flags: list[str] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)  # key point names
+    feedback: str = ""
+    error: str = ""
+    answer: str = ""
+
+
+@dataclass
+class QuestionStats:
+    title: str
+    count: int = 0
+    total: float = 0.0
+    total_sq: float = 0.0
+    low: float = math.inf
+    high: float = -math.inf
+
+    def add(self, score: float) -> None:
+        self.count += 1
+        self.total += score
+        self.total_sq += score * score
+        self.low = min(self.low, score)
+        self.high = max(self.high, score)
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    @property
+    def stdev(self) -> float:
+        if self.count < 2:
+            return 0.0
+        var = (self.total_sq - self.total * self.total / self.count) / (self.count - 1)
+        return math.sqrt(max(var, 0.0))
+
+
+class Summary:
+    def __init__(self, max_rows: int = MAX_TABLE_ROWS) -> None:
+        self.max_rows = max_rows
+        self.rows = 0
+        self.errors = 0
+        self.error_examples: list[RowView] = []
+        self.methods: Counter[str] = Counter()
+        self.bands: Counter[str] = Counter()
+        self.flags: Counter[str] = Counter()
+        self.tenths = [0] * 1001  # scores are rounded to 0.1: an exact histogram in 1001 cells
+        self.total = 0.0
+        self.questions: dict[str, QuestionStats] = {}
+        self.missed: Counter[tuple[str, str]] = Counter()
+        self.missed_pruned = False
+        self.table: list[RowView] = []
+
+    # ---------------------------------------------------------------- accumulate
+
+    def add(self, view: RowView) -> None:
+        self.rows += 1
+        if len(self.table) < self.max_rows:
+            if len(view.answer) > ANSWER_EXCERPT:
+                view.answer = view.answer[:ANSWER_EXCERPT] + "…"
+            self.table.append(view)
+        if view.error or view.score is None:
+            self.errors += 1
+            if len(self.error_examples) < 5:
+                self.error_examples.append(view)
+            return
+        score = min(max(view.score, 0.0), 100.0)
+        self.tenths[round(score * 10)] += 1
+        self.total += score
+        self.methods[view.method] += 1
+        self.bands[view.band] += 1
+        self.flags.update(view.flags)
+        key = view.question_id or "?"
+        stats = self.questions.get(key)
+        if stats is None:
+            if len(self.questions) >= MAX_QUESTIONS:
+                key = OTHER
+                stats = self.questions.setdefault(OTHER, QuestionStats(OTHER))
+            else:
+                stats = self.questions[key] = QuestionStats(view.question_title or key)
+        elif view.question_title and stats.title == key:
+            stats.title = view.question_title
+        stats.add(score)
+        self.missed.update((key, name) for name in view.missed)
+        if len(self.missed) > MAX_MISSED_KEYS:  # keep the heavy hitters, drop the long tail
+            self.missed = Counter(dict(self.missed.most_common(MAX_MISSED_KEYS // 2)))
+            self.missed_pruned = True
+
+    # ---------------------------------------------------------------- statistics
+
+    @property
+    def graded(self) -> int:
+        return self.rows - self.errors
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.graded if self.graded else None
+
+    @property
+    def median(self) -> float | None:
+        n = self.graded
+        if not n:
+            return None
+        wanted = [(n - 1) // 2, n // 2]
+        found: list[float] = []
+        seen = 0
+        for tenth, count in enumerate(self.tenths):
+            while count and len(found) < 2 and seen + count > wanted[len(found)]:
+                found.append(tenth / 10)
+            seen += count
+            if len(found) == 2:
+                break
+        return sum(found) / 2
+
+    def histogram(self, width: float = 10.0) -> list[tuple[float, float, int]]:
+        """(low, high, count) bins over 0-100; the last bin includes 100."""
+        bins = []
+        edges = int(100 / width)
+        for b in range(edges):
+            lo, hi = b * width, (b + 1) * width
+            last = b == edges - 1
+            count = sum(
+                c for t, c in enumerate(self.tenths) if lo <= t / 10 < hi or (last and t == 1000)
+            )
+            bins.append((lo, hi, count))
+        return bins
+
+    def top_missed(self, n: int = 15) -> list[tuple[str, str, int, float]]:
+        """(question title, key point, misses, share of that question's graded rows)."""
+        out = []
+        for (qid, name), count in self.missed.most_common(n):
+            stats = self.questions.get(qid)
+            share = count / stats.count if stats and stats.count else 0.0
+            out.append((stats.title if stats else qid, name, count, share))
+        return out
+
+    def question_rows(self) -> list[tuple[str, str, QuestionStats]]:
+        return sorted(
+            ((qid, s.title, s) for qid, s in self.questions.items()),
+            key=lambda item: (item[0] == OTHER, _natural(item[0])),
+        )
+
+
+def _natural(text: str) -> list[object]:
+    """Sort key that puts q2 before q10."""
+    import re
+
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text)]
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+# ---------------------------------------------------------------------------- terminal
+
+
+def print_summary(summary: Summary, console: Console, output: str = "") -> None:
+    """The end-of-run table on stderr: counts, scores, distribution, per question, errors."""
+    from rich.table import Table
+
+    overview = Table(title=f"Batch summary{f' — {output}' if output else ''}", show_header=False)
+    overview.add_column(style="bold")
+    overview.add_column()
+    overview.add_row("rows", f"{summary.rows:,}")
+    overview.add_row("graded", f"{summary.graded:,}")
+    overview.add_row("errors", f"{summary.errors:,}")
+    overview.add_row("mean score", _fmt(summary.mean))
+    overview.add_row("median score", _fmt(summary.median))
+    overview.add_row(
+        "distribution",
+        "  ".join(f"{b} {summary.bands.get(b, 0):,}" for b in BANDS),
+    )
+    overview.add_row(
+        "method", "  ".join(f"{m} {c:,}" for m, c in summary.methods.most_common()) or "–"
+    )
+    if summary.flags:
+        overview.add_row("flags", "  ".join(f"{f} {c:,}" for f, c in summary.flags.most_common(6)))
+    console.print(overview)
+
+    rows = summary.question_rows()
+    if rows:
+        per_q = Table(title="Per question", show_lines=False)
+        per_q.add_column("question", overflow="fold", max_width=60)
+        per_q.add_column("n", justify="right")
+        per_q.add_column("mean", justify="right")
+        per_q.add_column("sd", justify="right")
+        per_q.add_column("min–max", justify="right")
+        shown = rows[:30]
+        for qid, title, s in shown:
+            label = title if title == qid else f"{title} [{qid}]"
+            per_q.add_row(
+                label, f"{s.count:,}", f"{s.mean:.1f}", f"{s.stdev:.1f}", f"{s.low:g}–{s.high:g}"
+            )
+        if len(rows) > len(shown):
+            per_q.caption = f"{len(rows) - len(shown)} more questions in the report"
+        console.print(per_q)
+
+    if summary.error_examples:
+        errs = Table(title=f"Rows with errors ({summary.errors:,})")
+        errs.add_column("row", justify="right")
+        errs.add_column("id")
+        errs.add_column("error", overflow="fold")
+        for v in summary.error_examples:
+            errs.add_row(str(v.row), v.id, v.error)
+        if summary.errors > len(summary.error_examples):
+            errs.caption = "all of them have their message in the output's error column"
+        console.print(errs)
+
+
+# ---------------------------------------------------------------------------- HTML
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Microsoft YaHei",sans-serif;
+margin:2rem auto;max-width:1200px;padding:0 1rem;color:#1f2933;background:#fff}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d9e2ec}
+.meta{color:#52606d}.cards{display:flex;flex-wrap:wrap;gap:.8rem;margin:1rem 0}
+.card{border:1px solid #d9e2ec;border-radius:6px;padding:.5rem .9rem;min-width:7rem}
+.card b{display:block;font-size:1.3rem}.note{color:#8d2b0b;background:#fff4e5;padding:.4rem .7rem;border-radius:4px}
+table{border-collapse:collapse;width:100%;font-size:13px}th,td{border:1px solid #d9e2ec;padding:4px 6px;
+vertical-align:top;text-align:left}th{background:#f0f4f8;position:sticky;top:0}
+td.num{text-align:right;white-space:nowrap}td.ans{max-width:28rem;white-space:pre-wrap;word-break:break-word}
+td.fb{max-width:28rem;word-break:break-word}tr.err td{background:#fff0f0}
+.band-excellent{color:#17663a}.band-good{color:#2f8132}.band-fair{color:#a66b00}.band-weak,.band-none{color:#ab091e}
+svg text{font-family:inherit}svg{max-width:100%;height:auto}
+"""
+_BAND_COLOURS = {
+    "excellent": "#17663a",
+    "good": "#3f9142",
+    "fair": "#e0a800",
+    "weak": "#d64545",
+    "none": "#ab091e",
+}
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _clip(text: str, limit: int) -> str:
+    """At most `limit` half-width columns (a CJK character takes two), for SVG labels."""
+    used = 0
+    for i, char in enumerate(text):
+        used += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        if used > limit:
+            return text[: max(i - 1, 0)] + "…"
+    return text
+
+
+def histogram_svg(summary: Summary) -> str:
+    bins = summary.histogram()
+    width, height, left, bottom, top = 640, 260, 48, 36, 16
+    plot_w, plot_h = width - left - 16, height - bottom - top
+    step = max(1, math.ceil(max((c for _, _, c in bins), default=0) / 4))
+    peak = step * 4  # whole-number gridlines
+    bar_w = plot_w / len(bins)
+    parts = [
+        f'<svg id="score-histogram" class="chart" role="img" xmlns="http://www.w3.org/2000/svg" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">',
+        "<title>Score distribution</title>",
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
+        'stroke="#52606d"/>',
+    ]
+    for tick in range(5):
+        value = step * tick
+        y = top + plot_h - plot_h * tick / 4
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#eef2f6"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">'
+            f"{value:,}</text>"
+        )
+    for i, (lo, hi, count) in enumerate(bins):
+        h = plot_h * count / peak
+        x = left + i * bar_w
+        band = "excellent" if lo >= 85 else "good" if lo >= 70 else "fair" if lo >= 50 else "weak"
+        parts.append(
+            f'<rect class="bar" x="{x + 2:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w - 4:.1f}" '
+            f'height="{h:.1f}" fill="{_BAND_COLOURS[band]}"><title>{lo:g}–{hi:g}: {count:,} rows'
+            "</title></rect>"
+        )
+        if count:
+            parts.append(
+                f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h - h - 4:.1f}" font-size="11" '
+                f'text-anchor="middle">{count:,}</text>'
+            )
+        parts.append(
+            f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 16}" font-size="11" '
+            f'text-anchor="middle">{lo:g}–{hi:g}</text>'
+        )
+    parts.append(
+        f'<text x="{left + plot_w / 2}" y="{height - 4}" font-size="12" text-anchor="middle">'
+        "score</text></svg>"
+    )
+    return "".join(parts)
+
+
+def questions_svg(summary: Summary, limit: int = 40) -> str:
+    rows = summary.question_rows()[:limit]
+    label_w, plot_w, row_h, top = 300, 420, 22, 28
+    width = label_w + plot_w + 70
+    height = top + row_h * max(len(rows), 1) + 30
+    x0 = label_w
+
+    def x(score: float) -> float:
+        return x0 + plot_w * score / 100
+
+    parts = [
+        f'<svg id="question-means" class="chart" role="img" xmlns="http://www.w3.org/2000/svg" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">',
+        "<title>Mean score per question, with spread</title>",
+    ]
+    for tick in range(0, 101, 20):
+        parts.append(
+            f'<line x1="{x(tick):.1f}" y1="{top - 6}" x2="{x(tick):.1f}" y2="{height - 24}" '
+            f'stroke="#eef2f6"/><text x="{x(tick):.1f}" y="{top - 10}" font-size="11" '
+            f'text-anchor="middle">{tick}</text>'
+        )
+    for i, (qid, title, s) in enumerate(rows):
+        y = top + i * row_h + row_h / 2
+        label = _clip(title if title == qid else f"{title} [{qid}]", 44)
+        lo_sd, hi_sd = max(s.mean - s.stdev, 0.0), min(s.mean + s.stdev, 100.0)
+        parts.append(
+            f'<g class="question"><title>{_e(title)} — n={s.count:,}, mean {s.mean:.1f}, '
+            f"sd {s.stdev:.1f}, range {s.low:g}–{s.high:g}</title>"
+            f'<text x="{x0 - 8}" y="{y + 4:.1f}" font-size="12" text-anchor="end">{_e(label)}</text>'
+            f'<line x1="{x(s.low):.1f}" y1="{y:.1f}" x2="{x(s.high):.1f}" y2="{y:.1f}" '
+            'stroke="#9aa5b1" stroke-width="1.5"/>'
+            f'<rect x="{x(lo_sd):.1f}" y="{y - 6:.1f}" width="{max(x(hi_sd) - x(lo_sd), 1.5):.1f}" '
+            'height="12" fill="#bcccdc" rx="2"/>'
+            f'<circle class="mean" cx="{x(s.mean):.1f}" cy="{y:.1f}" r="4.5" fill="#243b53"/>'
+            f'<text x="{x0 + plot_w + 8}" y="{y + 4:.1f}" font-size="11">{s.mean:.1f} '
+            f"(n={s.count:,})</text></g>"
+        )
+    if not rows:
+        parts.append(f'<text x="{x0}" y="{top + 14}" font-size="12">no graded rows</text>')
+    parts.append(
+        f'<text x="{x0 + plot_w / 2}" y="{height - 6}" font-size="11" text-anchor="middle">'
+        "dot: mean · box: ±1 sd · line: min–max</text></svg>"
+    )
+    return "".join(parts)
+
+
+def missed_svg(summary: Summary, limit: int = 15) -> str:
+    items = summary.top_missed(limit)
+    label_w, plot_w, row_h, top = 460, 300, 22, 12
+    width = label_w + plot_w + 110
+    height = top + row_h * max(len(items), 1) + 12
+    parts = [
+        f'<svg id="missed-key-points" class="chart" role="img" '
+        f'xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}"><title>Most-missed key points</title>'
+    ]
+    for i, (title, name, count, share) in enumerate(items):
+        y = top + i * row_h
+        label = _clip(f"{_clip(title, 24)} — {name}", 70)
+        parts.append(
+            f'<g class="missed"><title>{_e(title)} — {_e(name)}: missed by {count:,} '
+            f"({share:.0%} of its graded answers)</title>"
+            f'<text x="{label_w - 8}" y="{y + 15}" font-size="12" text-anchor="end">{_e(label)}'
+            f'</text><rect x="{label_w}" y="{y + 4}" width="{max(plot_w * share, 1):.1f}" '
+            f'height="14" fill="#d64545" rx="2"/><text x="{label_w + plot_w * share + 6:.1f}" '
+            f'y="{y + 15}" font-size="11">{share:.0%} ({count:,})</text></g>'
+        )
+    if not items:
+        parts.append(f'<text x="{label_w}" y="{top + 14}" font-size="12">nothing missed</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _rows_table(summary: Summary) -> str:
+    head = (
+        "<tr><th>row</th><th>id</th><th>question</th><th>score</th><th>band</th><th>method</th>"
+        "<th>answer</th><th>feedback</th><th>missed</th><th>flags / error</th></tr>"
+    )
+    body = []
+    for v in summary.table:
+        cls = ' class="err"' if v.error else ""
+        flags = _e(v.error) if v.error else "<br>".join(_e(f) for f in v.flags)
+        body.append(
+            f"<tr{cls}><td class=num>{v.row}</td><td>{_e(v.id)}</td>"
+            f"<td>{_e(_clip(v.question_title or v.question_id, 60))}</td>"
+            f"<td class=num>{_fmt(v.score) if v.score is not None else ''}</td>"
+            f'<td class="band-{_e(v.band)}">{_e(v.band)}</td><td>{_e(v.method)}</td>'
+            f'<td class="ans">{_e(v.answer)}</td><td class="fb">{_e(v.feedback)}</td>'
+            f"<td>{'<br>'.join(_e(m) for m in v.missed)}</td><td>{flags}</td></tr>"
+        )
+    return f'<table id="rows"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def render_html(summary: Summary, title: str = "Batch grading report", source: str = "") -> str:
+    cards = [
+        ("rows", f"{summary.rows:,}"),
+        ("graded", f"{summary.graded:,}"),
+        ("errors", f"{summary.errors:,}"),
+        ("mean", _fmt(summary.mean)),
+        ("median", _fmt(summary.median)),
+        *((b, f"{summary.bands.get(b, 0):,}") for b in BANDS),
+    ]
+    methods = ", ".join(f"{m}: {c:,}" for m, c in summary.methods.most_common()) or "–"
+    notes = []
+    if "embedding" in summary.methods:
+        notes.append(
+            "Rows graded by embeddings alone measure key-point coverage and topicality, not "
+            "whether the claims are correct."
+        )
+    if summary.rows > len(summary.table):
+        notes.append(
+            f"The table shows the first {len(summary.table):,} of {summary.rows:,} rows; "
+            "every row is in the output file."
+        )
+    if summary.missed_pruned:
+        notes.append("Miss counts are approximate: rare key points were dropped to bound memory.")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "".join(
+        [
+            "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>",
+            # No scripts, no fetches: the page must render offline and cannot run answer text.
+            '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+            "style-src 'unsafe-inline'; img-src data:\">",
+            '<meta name=viewport content="width=device-width, initial-scale=1">',
+            f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+            f"<h1>{_e(title)}</h1>",
+            f"<p class=meta>{_e(source)}{' · ' if source else ''}{when} · method: {_e(methods)}</p>",
+            '<div class="cards">',
+            *(f'<div class="card">{_e(k)}<b>{_e(v)}</b></div>' for k, v in cards),
+            "</div>",
+            *(f'<p class="note">{_e(n)}</p>' for n in notes),
+            "<h2>Score distribution</h2>",
+            histogram_svg(summary),
+            "<h2>Per question: mean and spread</h2>",
+            questions_svg(summary),
+            "<h2>Most-missed key points</h2>",
+            missed_svg(summary),
+            "<h2>Rows</h2>",
+            _rows_table(summary),
+            "</body></html>\n",
+        ]
+    )
