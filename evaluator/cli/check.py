@@ -11,9 +11,18 @@ from pathlib import Path
 import click
 
 from ..check import AnswerCheck, CheckReport, check_files
+from ..results import Flag
 from . import main
 from .common import embedder_option, json_option, judge_options, rubrics_option, settings_from_flags
 
+# Flags worth a line under an answer (embedding-only is said once, in the summary).
+_FLAG_NOTES = {
+    Flag.EMPTY: "the answer is empty",
+    Flag.OFF_TOPIC: "the answer seems to address another question (score capped)",
+    Flag.POSSIBLE_INJECTION: "text addressed to the grader was treated as content",
+    Flag.JUDGE_UNSCORED: "the LLM judge gave no usable verdict: embeddings alone were used",
+    Flag.TRUNCATED: "very long answer: only its first part was graded",
+}
 _MATCHED = {
     "heading": "heading",
     "title": "heading matched by title",
@@ -95,10 +104,15 @@ def _print_answer(a: AnswerCheck) -> None:
     for k in a.missed:
         label = f"{k.label}: " if k.label else ""
         click.echo(f"        missed: {label}{k.text}")
-    partial = [k for k in a.grade.key_points if k.status == "partial"]
-    for k in partial:
-        label = f"{k.label}: " if k.label else ""
-        click.echo(f"        partly: {label}{k.text}")
+    for k in a.grade.key_points:
+        if k.status == "partial":
+            label = f"{k.label}: " if k.label else ""
+            click.echo(f"        partly: {label}{k.text}")
+    for m in a.grade.misconceptions:
+        click.echo(f"        wrong claim (-{m.penalty:g}): {m.text}")
+    for flag in a.grade.flags:
+        if flag in _FLAG_NOTES:
+            click.echo(f"        {_FLAG_NOTES[flag]}")
 
 
 def _summary(report: CheckReport) -> str:
