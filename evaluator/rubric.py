@@ -156,9 +156,21 @@ def load_document(path: str | Path) -> RubricDocument:
         raise RubricError(_describe_error(path, data, exc)) from None
 
 
+class _ReadableDumper(yaml.SafeDumper):
+    """Multi-line strings as `|` blocks, so people can review and edit rubric files."""
+
+
+_ReadableDumper.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None
+    ),
+)
+
+
 def dump_document(doc: RubricDocument) -> str:
     data = doc.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+    return yaml.dump(data, Dumper=_ReadableDumper, allow_unicode=True, sort_keys=False, width=100)
 
 
 def save_document(doc: RubricDocument, path: str | Path) -> None:
@@ -171,6 +183,30 @@ def save_document(doc: RubricDocument, path: str | Path) -> None:
 def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
     return re.sub(r"[\s\W_]+", "", text)
+
+
+# Characters a title query may carry that the title lacks without changing what it asks.
+_FILLER = set("的是什么如何怎么怎样请和与及其了吗呢一个为")
+
+
+def _title_match(folded_query: str, rubric: Rubric) -> tuple[float, bool]:
+    """(similarity, safe to accept without asking).
+
+    Similarity is the larger of difflib's ratio and the share of the query found in the title,
+    so a short query inside a long title ranks high. In Chinese one character can flip the
+    meaning (欠拟合 vs 过拟合), so a match is only safe when every query character missing from
+    the title is filler.
+    """
+    title = _fold(rubric.title)
+    matcher = difflib.SequenceMatcher(None, folded_query, title, autojunk=False)
+    blocks = matcher.get_matching_blocks()
+    matched = sum(b.size for b in blocks)
+    score = max(matcher.ratio(), matched / max(len(folded_query), 1))
+    if not re.search(r"[\u3400-\u9fff]", folded_query):
+        return score, True
+    covered = {i for b in blocks for i in range(b.a, b.a + b.size)}
+    missing = {ch for i, ch in enumerate(folded_query) if i not in covered}
+    return score, missing <= _FILLER
 
 
 class RubricSet:
@@ -212,20 +248,16 @@ class RubricSet:
         contained: list[Rubric] = []
         if folded:
             contained = [r for r in self if folded in _fold(r.title) or folded in _fold(r.question)]
-            if len(contained) == 1:
-                return contained[0]
-            scored = sorted(
-                ((difflib.SequenceMatcher(None, folded, _fold(r.title)).ratio(), r) for r in self),
-                key=lambda pair: -pair[0],
-            )
-            if (
-                scored
-                and not contained
-                and scored[0][0] >= 0.6
-                and (len(scored) == 1 or scored[0][0] - scored[1][0] >= 0.1)
-            ):
+            # Twins marked duplicate_of answer to the original question.
+            originals = [r for r in contained if r.duplicate_of not in {c.id for c in contained}]
+            if len(originals) == 1:
+                return originals[0]
+            scored = sorted(((_title_match(folded, r), r) for r in self), key=lambda p: -p[0][0])
+            best = scored[0][0] if scored else (0.0, False)
+            runner_up = scored[1][0][0] if len(scored) > 1 else 0.0
+            if not contained and best[1] and best[0] >= 0.6 and best[0] - runner_up >= 0.1:
                 return scored[0][1]
-            candidates = contained or [r for s, r in scored[:3] if s > 0.2]
+            candidates = contained or [r for (score, _), r in scored[:3] if score > 0.2]
         else:
             candidates = []
         hint = "; ".join(f"{r.number or r.id}. {r.title}" for r in candidates[:5])
