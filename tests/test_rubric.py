@@ -238,3 +238,16 @@ def test_find_number_ambiguous_across_documents() -> None:
     ):
         both.find("1")
     assert both.find("e-q1").id == "e-q1"
+
+
+def test_one_chinese_character_off_is_suggested_not_accepted(seed_set: RubricSet) -> None:
+    with pytest.raises(QuestionNotFound) as err:
+        seed_set.find("如何处理模型欠拟合？")  # under-, not over-fitting (Q8)
+    assert "matches no question — did you mean: 8. 如何处理模型过拟合" in str(err.value)
+    assert seed_set.find("批量归一化的作用").id == "llm-training-q7"  # only filler is missing
+
+
+def test_words_shared_with_a_marked_duplicate_find_the_original() -> None:
+    curated = load_rubrics(Path(__file__).resolve().parent.parent / "rubrics")
+    assert curated.find("迁移学习").id == "llm-training-q14"
+    assert curated.find("transfer learning").id == "llm-training-q14"
