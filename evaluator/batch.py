@@ -26,7 +26,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .csvio import Columns, Record, Table, open_table, resolve_columns
+from .csvio import Columns, Record, Table, open_table, resolve_columns, shown_header
 from .errors import EvaluatorError, InputError, RubricError
 from .report import RowView, Summary
 from .results import Grade
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 Format = Literal["csv", "jsonl"]
 GRADE_COLUMNS = (
-    "question_id",
+    "rubric_id",
     "score",
     "band",
     "method",
@@ -386,8 +386,8 @@ def _view_from_csv(row: int, cells: list[str], width: int, columns: Columns) -> 
     return RowView(
         row=row,
         id=(cells[columns.id].strip() if columns.id is not None else "") or str(row),
-        question_id=g["question_id"],
-        question_title=g["question_id"],
+        question_id=g["rubric_id"],
+        question_title=g["rubric_id"],
         score=float(g["score"]) if g["score"] else None,
         band=g["band"],
         method=g["method"],
@@ -581,9 +581,9 @@ def prepare_batch(
         reference_col=options.reference_col,
     )
     if columns.reference is None and columns.question is None and options.question is None:
-        shown = ", ".join(h.strip() for h in table.header)
         raise InputError(
-            f"{options.input}: no question column found (the header has: {shown}); name it "
+            f"{options.input}: no question column found (the header has: "
+            f"{shown_header(table.header)}); name it "
             "with --question-col, give one question for all rows with --question, or grade "
             "against inline reference answers with --reference-col"
         )

@@ -24,7 +24,8 @@ csv.field_size_limit(64 * 1024 * 1024)
 
 DELIMITERS = (",", "\t", ";", "|")
 SCAN_BYTES = 1 << 20  # encoding validation reads the file in pieces of this size
-MAX_HEADER_CELL = 100  # a longer first-row cell is data, not a column name
+MAX_HEADER_CELL = 200  # a longer first-row cell is data, not a column name (forms use questions)
+_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")  # a first-row cell like this is data
 
 # Auto-detection: normalised header names, best first.
 ID_NAMES = ("id", "row_id", "answer_id", "response_id", "submission_id", "uid", "编号", "序号")
@@ -214,11 +215,22 @@ def open_table(
         raise InputError(f"{path}: the first row is blank; expected a header row of column names")
     for i, cell in enumerate(header, 1):
         if len(cell) > MAX_HEADER_CELL or "\n" in cell:
-            raise InputError(
-                f"{path}: the first row does not look like a header (column {i} holds "
-                f"{len(cell)} characters of text); add a header row such as id,question,answer"
-            )
+            what = f"holds {len(cell)} characters of text"
+        elif _NUMBER.fullmatch(cell.strip()):
+            what = f"is the number {cell.strip()}"
+        else:
+            continue
+        raise InputError(
+            f"{path}: the first row does not look like a header (column {i} {what}); "
+            "add a header row such as id,question,answer"
+        )
     return Table(path, codec, delimiter, header)
+
+
+def shown_header(header: list[str]) -> str:
+    """The header for an error message: names clipped, so the message stays one short line."""
+    names = [h.strip() if len(h.strip()) <= 30 else h.strip()[:29] + "…" for h in header]
+    return ", ".join(names)
 
 
 # ---------------------------------------------------------------------------- columns
@@ -266,8 +278,9 @@ def _pick(
     if given is not None:
         key = normalise_name(given)
         if key not in where:
-            shown = ", ".join(h.strip() for h in header)
-            raise InputError(f"{path}: no column '{given}' for {flag} (the header has: {shown})")
+            raise InputError(
+                f"{path}: no column '{given}' for {flag} (the header has: {shown_header(header)})"
+            )
         found = where[key]
     else:
         found = next((where[n] for n in names if n in where), [])
@@ -301,9 +314,8 @@ def resolve_columns(
     if answer is None:
         answer = _guess_answer(header)
     if answer is None:
-        shown = ", ".join(h.strip() for h in header)
         raise InputError(
-            f"{path}: no answer column found (the header has: {shown}); "
+            f"{path}: no answer column found (the header has: {shown_header(header)}); "
             "name it with --answer-col, or add a header row such as id,question,answer"
         )
     columns = Columns(
