@@ -338,7 +338,7 @@ def histogram_svg(summary: Summary) -> str:
 def questions_svg(summary: Summary, limit: int = 40) -> str:
     rows = summary.question_rows()[:limit]
     label_w, plot_w, row_h, top = 300, 420, 22, 28
-    width = label_w + plot_w + 70
+    width = label_w + plot_w + 110
     height = top + row_h * max(len(rows), 1) + 30
     x0 = label_w
 
