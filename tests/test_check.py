@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from fake_openai import FakeOpenAI, closed_port, judge_json
 from test_notes import write_rubrics
 
 import evaluator.embedding
@@ -17,6 +18,8 @@ import evaluator.grader
 from evaluator.check import CheckReport, check_files
 from evaluator.cli import main
 from evaluator.settings import ENV_VARS, Settings, load_settings
+
+pytest_plugins = ["fake_openai"]
 
 GOOD_BN = """\
 # 批量归一化
@@ -306,6 +309,47 @@ def test_cached_run_imports_no_model_code(tmp_path: Path) -> None:
     )
     assert "4 from cache" in done.stdout, done.stdout + done.stderr
     assert "LOADED: [] EXIT: 1" in done.stdout
+
+
+# ---------------------------------------------------------------------------- judge
+
+Q7_POINTS = ("definition", "scale-shift", "stability", "convergence", "regularisation")
+
+
+def test_judge_grades_are_cached_and_keyed_apart_from_embedding_grades(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI
+) -> None:
+    good = write(tmp_path / "good.md", GOOD_BN)
+    assert check_files([good], settings(tmp_path)).files[0].answers[0].grade.method == "embedding"
+
+    judged = settings(tmp_path, judge_model="fake-judge", judge_base_url=fake_openai.base_url)
+    fake_openai.reply(judge_json(dict.fromkeys(Q7_POINTS, "covered")))
+    first = check_files([good], judged)  # the judge is part of the key: not the cached grade
+    assert first.cached == 0 and len(fake_openai.chat_requests) == 1
+    assert first.files[0].answers[0].grade.method == "embedding+judge"
+
+    forbid_models(monkeypatch)
+    again = check_files([good], judged)
+    assert again.cached == 1 and len(fake_openai.chat_requests) == 1
+    assert again.files[0].answers[0].grade == first.files[0].answers[0].grade
+
+
+def test_grades_the_judge_failed_on_are_not_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = write(tmp_path / "good.md", GOOD_BN)
+    unreachable = settings(
+        tmp_path,
+        judge_model="fake-judge",
+        judge_base_url=f"http://127.0.0.1:{closed_port()}/v1",
+        judge_retries=0,
+        judge_timeout=5.0,
+    )
+    (answer,) = check_files([good], unreachable).files[0].answers
+    assert "judge_unscored" in answer.grade.flags and answer.grade.method == "embedding"
+    forbid_models(monkeypatch)
+    with pytest.raises(AssertionError, match="embedder was constructed"):
+        check_files([good], unreachable)
 
 
 # ---------------------------------------------------------------------------- unreadable files
