@@ -196,6 +196,28 @@ def _cacheable(grade: Grade) -> bool:
 # ---------------------------------------------------------------------------- checking
 
 
+NOTE_SUFFIXES = (".md", ".markdown")
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """Files as given; a directory stands for the Markdown files under it (hidden ones skipped)."""
+    expanded: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            expanded.append(path)
+            continue
+        expanded.extend(
+            sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix.lower() in NOTE_SUFFIXES
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        )
+    return expanded
+
+
 def _default_grader(settings: Settings) -> Grader:
     from .grader import Grader
 
@@ -209,13 +231,15 @@ def check_files(
     rubrics: RubricSet | None = None,
     make_grader: Callable[[Settings], Grader] = _default_grader,
 ) -> CheckReport:
-    """Grade every answer in `paths`. Unreadable files are reported, never raised.
+    """Grade every answer in `paths` (directories: their Markdown files). Never raises for
+    an unreadable file: it is reported in its `FileCheck`.
 
     The minimum score of an answer is its file's front matter `min_score` when set, else
     `settings.min_score` (flag > env > [tool.evaluator] > 60). `make_grader` runs only when
     some answer is not in the cache.
     """
     rubrics = rubrics if rubrics is not None else load_rubrics(settings.rubrics)
+    paths = expand_paths(paths)
     notes: list[Note | InputError] = []
     for path in paths:
         try:

@@ -167,6 +167,16 @@ def test_file_without_answers_is_skipped_not_failed(tmp_path: Path) -> None:
     assert "1 skipped" in result.output
 
 
+def test_a_directory_stands_for_its_markdown_files(tmp_path: Path) -> None:
+    write(tmp_path / "notes" / "week1" / "good.md", GOOD_BN)
+    write(tmp_path / "notes" / "week2" / "more.markdown", SEVERAL)
+    write(tmp_path / "notes" / "draft.txt", WEAK_BN)
+    write(tmp_path / "notes" / ".trash" / "old.md", WEAK_BN)
+    report = check_files([tmp_path / "notes"], settings(tmp_path))
+    assert [Path(f.path).name for f in report.files] == ["good.md", "more.markdown"]
+    assert report.answers == 4
+
+
 def test_heading_naming_a_missing_question_fails_the_file(tmp_path: Path) -> None:
     write(tmp_path / "n.md", GOOD_BN + "\n## Q42\n不存在。\n")
     result = run("n.md", cache=tmp_path / "cache")

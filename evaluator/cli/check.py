@@ -58,7 +58,8 @@ def check_notes(
     headings (`## Q7`, `## 7. 什么是批量归一化`, `## 问题 7`), or with a heading whose
     words match a question title (`## 批量归一化`). Prints each answer's score and
     the key points it missed; exits 1 when any answer is below the minimum score or
-    a file cannot be read. Files that name no question are skipped.
+    a file cannot be read. Files that name no question are skipped. A directory
+    stands for the Markdown files (*.md, *.markdown) under it.
     """
     settings = settings_from_flags(rubrics=rubrics_dir, **flags)
     report = check_files(list(files), settings)
