@@ -22,8 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .errors import EvaluatorError
-
-DEFAULT_EMBEDDER = "use-multilingual"
+from .settings import DEFAULT_EMBEDDER
 
 
 @runtime_checkable

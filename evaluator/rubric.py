@@ -139,7 +139,9 @@ def _describe_error(path: Path, data: object, err: ValidationError) -> str:
 def load_document(path: str | Path) -> RubricDocument:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's C loader when present: ~10x faster on the 100 KB bundled file.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except OSError as exc:
         raise RubricError(f"{path}: cannot read rubric file ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:

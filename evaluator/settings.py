@@ -14,8 +14,9 @@ from typing import Any
 from platformdirs import user_cache_dir
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from .embedding import DEFAULT_EMBEDDER
 from .errors import EvaluatorError
+
+DEFAULT_EMBEDDER = "use-multilingual"
 
 # Environment variable -> setting name.
 ENV_VARS = {

@@ -1,0 +1,1 @@
+"""Curated rubrics, shipped inside the wheel as package data (evaluator.bundled_rubrics)."""
