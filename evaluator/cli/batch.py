@@ -154,7 +154,12 @@ def batch_command(
         console.print(f"[dim]columns: {job.mapping}[/dim]", highlight=False)
 
     show_progress = not quiet and console.is_terminal
-    result = _run_with_progress(job, console) if show_progress else job.run()
+    try:
+        result = _run_with_progress(job, console) if show_progress else job.run()
+    except KeyboardInterrupt:
+        # Every finished chunk is already on disk: say how to pick up from there.
+        console.print(f"stopped; finished chunks are in {output}: rerun with --resume to continue")
+        raise
 
     if report_path is not None:
         page = render_html(result.summary, source=f"{input_csv} → {output}")
