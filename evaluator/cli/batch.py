@@ -151,7 +151,7 @@ def batch_command(
     job = prepare_batch(options, settings)  # every whole-file problem fails here, before work
     console = Console(stderr=True)
     if not quiet:
-        console.print(f"[dim]columns: {job.mapping}[/dim]", highlight=False)
+        console.print(f"[dim]columns: {job.mapping}[/dim]", highlight=False, soft_wrap=True)
 
     show_progress = not quiet and console.is_terminal
     try:
