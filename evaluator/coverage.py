@@ -1,16 +1,26 @@
-"""Key-point coverage from embeddings: pure numpy, no I/O.
+"""Key-point coverage from embeddings and word overlap: pure numpy, no I/O.
 
 Each key point is matched against every answer unit and every window of adjacent units; its
-best match gives a similarity, which the embedder's calibration turns into credit in [0, 1].
+best match gives a similarity. Two lexical features back it up, because short-answer graders
+reward the right terms: the share of the key point's content tokens found in the answer, and
+the same share for the whole reference answer. Words the question already contains earn
+nothing in either (an answer that restates the question has not answered it), and the question's
+direction is removed from the vectors before they are compared, for the same reason.
+The embedder's calibration turns these features into credit in [0, 1].
 """
 
 from __future__ import annotations
 
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .calibration import Calibration
+from .text import content_tokens, visible_length
 
 
 @dataclass(frozen=True)
@@ -21,11 +31,33 @@ class Match:
     similarity: np.ndarray  # (k,) float32
 
 
-def best_matches(queries: np.ndarray, candidates: np.ndarray) -> Match:
-    """Rows are L2-normalised, so the dot product is the cosine similarity."""
+def demote(vectors: np.ndarray, direction: np.ndarray | None) -> np.ndarray:
+    """Rows with their component along `direction` (the question) removed, re-normalised.
+
+    Two texts that both restate the question are similar for that reason alone; what is left
+    after removing the question's direction is what they say beyond it.
+    """
+    if direction is None or len(vectors) == 0:
+        return vectors
+    d = np.asarray(direction, dtype=np.float32)
+    norm = float(np.linalg.norm(d))
+    if norm < 1e-6:
+        return vectors
+    d = d / norm
+    rest = vectors - np.outer(vectors @ d, d)
+    return (rest / np.maximum(np.linalg.norm(rest, axis=1, keepdims=True), 1e-6)).astype(np.float32)
+
+
+def best_matches(
+    queries: np.ndarray, candidates: np.ndarray, question: np.ndarray | None = None
+) -> Match:
+    """Rows are L2-normalised, so the dot product is the cosine similarity.
+
+    With `question`, both sides are compared after `demote` (the similarity the credit uses).
+    """
     if len(queries) == 0 or len(candidates) == 0:
         return Match(np.zeros(len(queries), dtype=int), np.zeros(len(queries), dtype=np.float32))
-    sims = queries @ candidates.T
+    sims = demote(queries, question) @ demote(candidates, question).T
     index = sims.argmax(axis=1)
     return Match(index, sims[np.arange(len(queries)), index].astype(np.float32))
 
@@ -34,6 +66,77 @@ def weighted_score(weights: np.ndarray, credits: np.ndarray) -> float:
     """100 × Σ wₖcₖ / Σ wₖ."""
     total = float(np.sum(weights))
     return 0.0 if total <= 0 else 100.0 * float(np.dot(weights, credits)) / total
+
+
+# ---------------------------------------------------------------------------- lexical features
+
+
+def recall(target: frozenset[str], answer: frozenset[str], question: frozenset[str]) -> float:
+    """Share of `target`'s tokens that the answer contains, question tokens left out.
+
+    When every token of the target is in the question, all of them count (else a key point
+    that repeats the question could never be earned).
+    """
+    wanted = (target - question) or target
+    return len(wanted & answer) / len(wanted) if wanted else 0.0
+
+
+def length_ratio(answer: str, reference: str) -> float:
+    """log(answer length / reference length), capped at 0: only shortness is informative."""
+    a, r = visible_length(answer), visible_length(reference)
+    if a == 0 or r == 0:
+        return 0.0 if r == 0 else -10.0
+    return min(0.0, math.log(a / r))
+
+
+# A leading verdict on a true/false statement: 正确/错误/对/错, true/false, yes/no, correct/wrong.
+# "对于…", "正确答案…" are words, not verdicts; "No constructor…" is not a verdict either.
+_VERDICT = re.compile(
+    r"^\W*(?:答\W*)?(?:这个?|该|此|上述)?(?:叙述|说法|描述|命题|陈述|句话)?(?:是)?"
+    r"(?:(?P<word>不正确|不对|错误|错|正确|对|incorrect|false|wrong|correct|true)的?"
+    r"(?![a-z\u3400-\u9fff])|(?P<short>yes|no)(?=\s*[,.;:!]|\s*$))"
+)
+_NEGATIVE = frozenset({"不正确", "不对", "错误", "错", "incorrect", "false", "wrong", "no"})
+
+
+def verdict(text: str) -> bool | None:
+    """True/False when `text` opens with a verdict (错误。…, "False, because…"), else None."""
+    m = _VERDICT.match(unicodedata.normalize("NFKC", text).strip().lower())
+    if m is None:
+        return None
+    return (m.group("word") or m.group("short")) not in _NEGATIVE
+
+
+@dataclass(frozen=True)
+class LexicalFeatures:
+    key_points: np.ndarray  # (k,) recall of each key point's content tokens in the answer
+    reference: float  # recall of all key points' content tokens together
+    length: float  # length_ratio(answer, all key points)
+    contradicted: np.ndarray  # (k,) bool: the key point opens with the opposite verdict
+
+
+def lexical_features(key_points: Sequence[str], question: str, answer: str) -> LexicalFeatures:
+    """The word-level evidence for each key point (see `Calibration.evidence`).
+
+    The key points together stand for the reference: a curated reference answer carries
+    background the key points leave out, and an answer should not be measured against that.
+    """
+    q, a = content_tokens(question), content_tokens(answer)
+    kp_tokens = [content_tokens(k) for k in key_points]
+    answer_verdict = verdict(answer)
+    contradicted = [
+        answer_verdict is not None and v is not None and v != answer_verdict
+        for v in (verdict(k) for k in key_points)
+    ]
+    return LexicalFeatures(
+        key_points=np.array([recall(t, a, q) for t in kp_tokens], dtype=np.float32),
+        reference=recall(frozenset().union(*kp_tokens), a, q),
+        length=length_ratio(answer, " ".join(key_points)),
+        contradicted=np.array(contradicted, dtype=bool),
+    )
+
+
+# ---------------------------------------------------------------------------- misconceptions
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,8 @@ class Grader:
                 flags.append(Flag.TRUNCATED)
             cand = vectors[p.offset : p.offset + len(p.candidates)]
             whole = vectors[p.offset + len(p.candidates)]
-            match = coverage.best_matches(rv.key_points, cand)
+            # Compared without the question's direction: restating the question earns nothing.
+            match = coverage.best_matches(rv.key_points, cand, question=rv.topic[0])
             sims = match.similarity
             evidence = [p.candidates[i] for i in match.index]
             units = cand[: len(p.units)]
@@ -222,7 +223,14 @@ class Grader:
             if topical < cal.off_topic:
                 flags.append(Flag.OFF_TOPIC)
 
-        emb_credit = cal.credit(sims) if p.units else np.zeros_like(sims)
+        if p.units:
+            lex = coverage.lexical_features(
+                [k.text for k in rubric.key_points], rubric.question, p.answer
+            )
+            emb_credit = cal.credit(sims, lex.key_points, lex.reference, lex.length)
+            emb_credit[lex.contradicted] = 0.0  # opposite verdict on a true/false statement
+        else:
+            emb_credit = np.zeros_like(sims)
         results = [
             KeyPointResult(
                 id=k.id,

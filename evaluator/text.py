@@ -1,4 +1,5 @@
-"""Normalising answers and cutting them into units a key point can be matched against.
+"""Normalising answers, cutting them into units a key point can be matched against, and the
+content tokens the lexical-overlap feature counts.
 
 A unit is a sentence, a bullet or a numbered item. Chinese and English punctuation both end
 units; very short fragments are merged into their neighbour so "例如：" does not stand alone.
@@ -70,3 +71,56 @@ def windows(units: list[str], size: int = 2) -> list[str]:
 
 def is_blank(text: str) -> bool:
     return _visible_len(text) == 0
+
+
+def visible_length(text: str) -> int:
+    """Length for comparing answers with references across scripts (a CJK character counts 2)."""
+    return _visible_len(text)
+
+
+# ---------------------------------------------------------------------------- content tokens
+
+# Function words that say nothing about content (English; Chinese uses character bigrams, where
+# function characters rarely pair into a bigram that also occurs in a key point).
+_STOPWORDS = """a an the of to in on for and or but is are was were be been being it its this that these
+    those as at by with from into than then there their them they he she we you i me my our your
+    his her not no do does did done can could will would shall should may might must have has had
+    having which who whom what when where why how so such if else also very more most other some
+    any all each both only just about over under between through during before after above below
+    up down out off again further once here same too own one"""
+STOPWORDS = frozenset(_STOPWORDS.split())
+_LATIN_WORD = re.compile(r"[a-z0-9]+")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "edly", "ers", "er", "ed", "ies")
+_SUFFIXES += ("es", "ly", "s")
+STEM_CHARS = 4  # stems are cut to this many characters: "initialize", "initialization" -> "init"
+
+
+def _stem(word: str) -> str:
+    """A crude stem: one common suffix off, then the first STEM_CHARS characters (numbers kept)."""
+    if word.isdigit():
+        return word
+    for suffix in _SUFFIXES:
+        if len(word) - len(suffix) >= 3 and word.endswith(suffix):
+            word = word[: -len(suffix)]
+            break
+    return word[:STEM_CHARS]
+
+
+def content_tokens(text: str) -> frozenset[str]:
+    """Stemmed content words (Latin scripts) and character bigrams (CJK runs) of `text`.
+
+    Bigrams because Chinese has no spaces and single characters are too ambiguous; a one-
+    character run ("栈") stands as itself.
+    """
+    text = unicodedata.normalize("NFKC", text).lower()
+    tokens = {
+        _stem(w)
+        for w in _LATIN_WORD.findall(text)
+        if w not in STOPWORDS and (len(w) > 1 or w.isdigit())
+    }
+    for run in _CJK_RUN.findall(text):
+        if len(run) == 1:
+            tokens.add(run)
+        tokens.update(run[i : i + 2] for i in range(len(run) - 1))
+    return frozenset(tokens)
