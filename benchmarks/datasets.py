@@ -7,6 +7,7 @@ The data stays in ../shared/benchmarks (read by path, never copied into the proj
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,12 +39,27 @@ def question_folds(rows: Sequence[AgreementRow], k: int, seed: int = 0) -> np.nd
 
 
 class MemoEmbedder:
-    """Remembers every vector it computed, so repeated grading passes embed each text once."""
+    """Remembers every vector it computed, so repeated grading passes embed each text once.
 
-    def __init__(self, inner: Embedder) -> None:
+    With `path`, the vectors also persist between runs (our own pickle under .cache/).
+    """
+
+    def __init__(self, inner: Embedder, path: Path | None = None) -> None:
         self.inner = inner
         self.name = inner.name
+        self.path = path
         self._memo: dict[str, np.ndarray] = {}
+        if path is not None and path.is_file():
+            with path.open("rb") as fh:
+                self._memo = pickle.load(fh)
+
+    def save(self) -> None:
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump(self._memo, fh, protocol=5)
+            tmp.replace(self.path)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
@@ -54,8 +70,11 @@ class MemoEmbedder:
         return np.stack([self._memo[t] for t in texts])
 
 
-def memo_embedder(name: str) -> MemoEmbedder:
-    return MemoEmbedder(get_embedder(name))
+def memo_embedder(name: str, persist: bool = False) -> MemoEmbedder:
+    """`persist`: keep the vectors in .cache/benchmarks/ for the next run."""
+    slug = "".join(c if c.isalnum() or c in "-." else "_" for c in name)
+    path = PROJECT / ".cache" / "benchmarks" / f"vectors-{slug}.pickle" if persist else None
+    return MemoEmbedder(get_embedder(name), path)
 
 
 def naive_cosines(embedder: Embedder, rows: Sequence[AgreementRow]) -> np.ndarray:

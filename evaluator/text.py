@@ -16,6 +16,8 @@ _BULLET = re.compile(
     r"^\s*(?:[-*+•·●▪]|[\d０-９]{1,3}[.)、．]|[（(]?[\d０-９]{1,3}[)）]|[一二三四五六七八九十]+[、.．])\s*"
 )
 _MARKUP = re.compile(r"\*\*|__|`{1,3}|^#{1,6}\s*", re.MULTILINE)
+# A full stop after these is not the end of a sentence ("e.g. the 2014 paper").
+_ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|cf|fig|eq|al|approx|resp|mr|ms|dr)\.$", re.I)
 MIN_UNIT_CHARS = 6
 MAX_UNIT_CHARS = 400
 
@@ -34,6 +36,16 @@ def _visible_len(text: str) -> int:
     return len(letters) + len(re.findall(r"[\u3400-\u9fff]", letters))
 
 
+_CJK_EDGE = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+
+
+def _join(left: str, right: str) -> str:
+    """Two pieces of one unit: a space between Latin words, none next to Chinese."""
+    if _CJK_EDGE.match(left[-1:]) or _CJK_EDGE.match(right[:1]):
+        return left + right
+    return f"{left} {right}"
+
+
 def split_units(text: str, max_units: int | None = None) -> list[str]:
     """Sentences, bullets and numbered items of `text`, in order, markup removed."""
     text = _MARKUP.sub("", normalise(text))
@@ -42,7 +54,13 @@ def split_units(text: str, max_units: int | None = None) -> list[str]:
         line = _BULLET.sub("", line).strip()
         if not line:
             continue
+        sentences: list[str] = []
         for sentence in _SENTENCE_END.split(line):
+            if sentences and _ABBREVIATION.search(sentences[-1]):
+                sentences[-1] += sentence
+            else:
+                sentences.append(sentence)
+        for sentence in sentences:
             sentence = sentence.strip()
             while len(sentence) > MAX_UNIT_CHARS:  # unpunctuated walls of text
                 cut = max(sentence.rfind(c, 0, MAX_UNIT_CHARS) for c in "，, ")
@@ -56,7 +74,7 @@ def split_units(text: str, max_units: int | None = None) -> list[str]:
         if units and (
             _visible_len(piece) < MIN_UNIT_CHARS or _visible_len(units[-1]) < MIN_UNIT_CHARS
         ):
-            units[-1] = f"{units[-1]} {piece}"
+            units[-1] = _join(units[-1], piece)
         elif _visible_len(piece) > 0:
             units.append(piece)
     if max_units is not None:
@@ -82,7 +100,8 @@ def visible_length(text: str) -> int:
 
 # Function words that say nothing about content (English; Chinese uses character bigrams, where
 # function characters rarely pair into a bigram that also occurs in a key point).
-_STOPWORDS = """a an the of to in on for and or but is are was were be been being it its this that these
+_STOPWORDS = """
+    a an the of to in on for and or but is are was were be been being it its this that these
     those as at by with from into than then there their them they he she we you i me my our your
     his her not no do does did done can could will would shall should may might must have has had
     having which who whom what when where why how so such if else also very more most other some

@@ -1,0 +1,74 @@
+"""Calibration: the ramp, the evidence sum, the per-embedder table and its sanity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from evaluator.calibration import CALIBRATIONS, FALLBACK, Calibration, calibration_for
+
+
+def test_ramp_is_zero_below_low_one_above_high_linear_between() -> None:
+    cal = Calibration(low=0.3, high=0.7, off_topic=0.1, misconception=0.8)
+    credit = cal.credit(np.array([-1.0, 0.3, 0.4, 0.5, 0.7, 2.0]))
+    assert credit.dtype == np.float32
+    assert credit.tolist() == pytest.approx([0, 0, 0.25, 0.5, 1, 1])
+
+
+def test_degenerate_ramp_is_a_step() -> None:
+    cal = Calibration(low=0.5, high=0.5, off_topic=0, misconception=0.8)
+    assert cal.credit(np.array([0.49, 0.51])).tolist() == [0.0, 1.0]
+
+
+def test_evidence_adds_the_weighted_features() -> None:
+    cal = Calibration(
+        low=0.0,
+        high=1.0,
+        lexical=0.5,
+        reference_lexical=0.25,
+        length=0.1,
+        off_topic=0,
+        misconception=0.8,
+    )
+    z = cal.evidence(np.array([0.2, 0.4]), np.array([1.0, 0.0]), reference_lexical=0.4, length=-2)
+    assert z.tolist() == pytest.approx([0.2 + 0.5 + 0.1 - 0.2, 0.4 + 0.1 - 0.2])
+    assert cal.credit(np.array([0.2, 0.4]), np.array([1.0, 0.0]), 0.4, -2).tolist() == (
+        pytest.approx([0.6, 0.3])
+    )
+    # Without lexical features the similarity alone counts.
+    assert cal.credit(np.array([0.4])).tolist() == pytest.approx([0.4])
+
+
+def test_calibration_is_strict_and_frozen() -> None:
+    with pytest.raises(ValidationError):
+        Calibration(low=0, high=1, off_topic=0, misconception=0.5, surprise=1)  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):
+        Calibration(low=0, high=1, off_topic=2, misconception=0.5)
+    cal = Calibration(low=0, high=1, off_topic=0, misconception=0.5)
+    with pytest.raises(ValidationError):
+        cal.low = 0.5  # type: ignore[misc]
+
+
+def test_lookup_by_embedder_name() -> None:
+    assert calibration_for("use-multilingual") is CALIBRATIONS["use-multilingual"]
+    assert calibration_for("hashing") is CALIBRATIONS["hashing"]
+    assert calibration_for("hashing:256") is CALIBRATIONS["hashing"]
+    minilm = "sentence-transformers:all-MiniLM-L6-v2"
+    assert calibration_for(minilm) is CALIBRATIONS[minilm]
+    assert calibration_for("sentence-transformers:some/other-model") is FALLBACK
+
+
+@pytest.mark.parametrize("name", sorted(CALIBRATIONS))
+def test_every_calibration_is_sane(name: str) -> None:
+    cal = CALIBRATIONS[name]
+    assert cal.high > cal.low
+    assert 0 < cal.partial < cal.covered <= 1
+    assert cal.lexical >= 0 and cal.reference_lexical >= 0
+    full = cal.credit(np.array([1.0]), np.array([1.0]), reference_lexical=1.0, length=0.0)
+    assert full.tolist() == [1.0]  # the key point itself, said in full, is covered
+    nothing = cal.credit(np.array([0.0]), np.array([0.0]), reference_lexical=0.0, length=-1.0)
+    assert nothing[0] < cal.partial  # no evidence at all is "missed", whatever the floor
+    more_words = cal.credit(np.array([0.3]), np.array([0.8]), reference_lexical=0.5)
+    fewer_words = cal.credit(np.array([0.3]), np.array([0.1]), reference_lexical=0.1)
+    assert more_words[0] >= fewer_words[0]

@@ -1,0 +1,250 @@
+"""Coverage scoring: matching, lexical features, verdicts, and the scorer's arithmetic through the
+Grader (hashing embedder, hand-set calibrations so every number can be worked out)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from evaluator import coverage
+from evaluator.calibration import Calibration
+from evaluator.grader import Grader
+from evaluator.results import Flag
+from evaluator.rubric import KeyPoint, Misconception, Rubric
+from evaluator.settings import Settings
+from evaluator.text import content_tokens
+
+
+def unit(*values: float) -> np.ndarray:
+    v = np.array(values, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+# ---------------------------------------------------------------------------- pure functions
+
+
+def test_best_matches_picks_the_most_similar_candidate() -> None:
+    queries = np.stack([unit(1, 0, 0), unit(0, 1, 0)])
+    candidates = np.stack([unit(0, 1, 0.1), unit(1, 0.2, 0), unit(0, 0, 1)])
+    match = coverage.best_matches(queries, candidates)
+    assert match.index.tolist() == [1, 0]
+    assert match.similarity[0] == pytest.approx(1 / math.sqrt(1.04), abs=1e-6)
+
+
+def test_best_matches_with_no_candidates_is_zero() -> None:
+    match = coverage.best_matches(np.stack([unit(1, 0)]), np.zeros((0, 2), dtype=np.float32))
+    assert match.similarity.tolist() == [0.0]
+
+
+def test_demote_removes_the_question_direction() -> None:
+    question = unit(1, 0, 0)
+    vectors = np.stack([unit(1, 1, 0), unit(1, 0, 1)])
+    rest = coverage.demote(vectors, question)
+    assert np.allclose(rest @ question, 0, atol=1e-6)
+    assert np.allclose(np.linalg.norm(rest, axis=1), 1)
+    # Both restate the question and differ otherwise: similar before, orthogonal after.
+    assert float(vectors[0] @ vectors[1]) == pytest.approx(0.5)
+    assert float(rest[0] @ rest[1]) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_best_matches_compares_after_demotion() -> None:
+    question = unit(1, 0, 0)
+    key_point = np.stack([unit(1, 1, 0)])
+    restates_question = unit(1, 0, 0.05)  # close to the key point only through the question
+    says_the_point = unit(0.2, 1, 0)
+    candidates = np.stack([restates_question, says_the_point])
+    assert coverage.best_matches(key_point, candidates).index.tolist() == [1]
+    demoted = coverage.best_matches(key_point, candidates, question=question)
+    assert demoted.index.tolist() == [1]
+    assert demoted.similarity[0] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_weighted_score() -> None:
+    assert coverage.weighted_score(np.array([3.0, 1.0]), np.array([1.0, 0.0])) == 75.0
+    assert coverage.weighted_score(np.array([1.0, 1.0]), np.array([0.5, 0.5])) == 50.0
+    assert coverage.weighted_score(np.array([]), np.array([])) == 0.0
+
+
+def test_recall_leaves_question_words_out() -> None:
+    q = content_tokens("什么是模型蒸馏")
+    kp = content_tokens("模型蒸馏用教师模型训练学生模型")
+    restating = content_tokens("模型蒸馏就是模型蒸馏")
+    answering = content_tokens("用教师模型训练学生")
+    # kp bigrams: 模型 型蒸 蒸馏 馏用 用教 教师 师模 型训 训练 练学 学生 生模 (12)
+    assert coverage.recall(kp, restating, frozenset()) == pytest.approx(3 / 12)
+    assert coverage.recall(kp, restating, q) == 0.0
+    # Without 模型 型蒸 蒸馏 (question words), 7 of the remaining 9 (not 馏用, 生模).
+    assert coverage.recall(kp, answering, q) == pytest.approx(7 / 9)
+    # A key point made only of question words still counts them.
+    assert coverage.recall(q, restating, q) == pytest.approx(4 / 6)  # not 什么, 么是
+    assert coverage.recall(frozenset(), restating, q) == 0.0
+
+
+def test_length_ratio_only_penalises_shortness() -> None:
+    assert coverage.length_ratio("模型" * 10, "模型" * 10) == 0.0
+    assert coverage.length_ratio("模型" * 40, "模型" * 10) == 0.0
+    assert coverage.length_ratio("模型" * 5, "模型" * 10) == pytest.approx(math.log(0.5))
+    assert coverage.length_ratio("", "模型") == -10.0
+    assert coverage.length_ratio("模型", "") == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("错误。栈中元素可以删除", False),
+        ("错，栈底元素可以出栈", False),
+        ("答：不正确，因为", False),
+        ("这是错误的。", False),
+        ("叙述正确，栈是后进先出", True),
+        ("正确的，顺序栈", True),
+        ("False, because the stack", False),
+        ("True.", True),
+        ("No, it is not", False),
+        ("对于链表来说", None),
+        ("正确答案是链表", None),
+        ("No constructor is provided", None),
+        ("Correctly sized arrays", None),
+        ("模型蒸馏是", None),
+    ],
+)
+def test_verdict(text: str, expected: bool | None) -> None:
+    assert coverage.verdict(text) is expected
+
+
+def test_lexical_features() -> None:
+    features = coverage.lexical_features(
+        ["错误。栈中元素可以一个一个删除", "栈底元素最后删除"],
+        "判断：栈底元素是不能删除的元素",
+        "正确，栈底元素不能删除",
+    )
+    assert features.contradicted.tolist() == [True, False]
+    assert features.key_points.shape == (2,)
+    assert 0 <= features.reference <= 1
+    assert features.length < 0  # shorter than the key points together
+    agreeing = coverage.lexical_features(["错误。栈中元素可以删除"], "判断题", "错误，可以删除")
+    assert agreeing.contradicted.tolist() == [False]
+
+
+def test_misconception_needs_similarity_and_margin() -> None:
+    cal = Calibration(low=0, high=1, off_topic=0, misconception=0.8, misconception_margin=0.1)
+    mis = np.stack([unit(1, 0, 0)])
+    kps = np.stack([unit(0, 1, 0)])
+    states_it = unit(1, 0.1, 0)
+    near_a_key_point = unit(1, 0.9, 0)  # similar to the misconception, but also to a key point
+    hits = coverage.misconception_matches(mis, np.stack([near_a_key_point, states_it]), kps, cal)
+    assert [(h.index, h.unit) for h in hits] == [(0, 1)]
+    assert coverage.misconception_matches(mis, np.stack([near_a_key_point]), kps, cal) == []
+    assert coverage.misconception_matches(np.zeros((0, 3)), np.stack([states_it]), kps, cal) == []
+
+
+def test_topicality_is_the_dot_product() -> None:
+    assert coverage.topicality(unit(1, 1), unit(1, 0)) == pytest.approx(math.sqrt(0.5))
+
+
+# ---------------------------------------------------------------------------- the scorer
+
+# Similarity alone, ramp 0 -> 1: credit is the (question-demoted) similarity itself.
+PLAIN = Calibration(low=0.0, high=1.0, off_topic=-1.0, misconception=0.9)
+
+RUBRIC = Rubric(
+    id="t-distil",
+    title="模型蒸馏",
+    question="请解释模型蒸馏。",
+    reference_answer="用教师模型的软标签训练学生模型。学生模型更小推理更快。",
+    key_points=[
+        KeyPoint(id="k1", text="用教师模型的软标签训练学生模型", weight=3),
+        KeyPoint(id="k2", text="学生模型更小推理更快", weight=1),
+    ],
+    misconceptions=[Misconception(id="m1", text="学生模型比教师模型更大参数更多", penalty=30)],
+)
+
+
+def grade(answer: str, calibration: Calibration = PLAIN, rubric: Rubric = RUBRIC):
+    grader = Grader("hashing", calibration=calibration, settings=Settings(use_cache=False))
+    return grader.grade(rubric, answer)
+
+
+def test_score_is_the_weighted_mean_of_credits() -> None:
+    g = grade("用教师模型的软标签训练学生模型。")
+    k1, k2 = g.key_points
+    assert k1.credit == pytest.approx(1.0, abs=1e-4)  # the key point verbatim
+    assert 0 <= k2.credit < 0.6
+    assert g.score == pytest.approx(round(100 * (3 * k1.credit + k2.credit) / 4, 1), abs=0.06)
+
+
+def test_weights_decide_which_point_matters() -> None:
+    first = grade("用教师模型的软标签训练学生模型。")
+    second = grade("学生模型更小推理更快。")
+    assert first.key_points[0].credit == pytest.approx(second.key_points[1].credit, abs=1e-4)
+    assert first.score > second.score  # the same credit on the weight-3 point is worth more
+
+
+def test_lexical_weight_adds_credit_for_the_right_terms() -> None:
+    lexical = PLAIN.model_copy(update={"lexical": 0.5})
+    answer = "学生模型更小，推理也更快一些，部署方便。"
+    plain, boosted = grade(answer), grade(answer, lexical)
+    assert boosted.key_points[1].credit > plain.key_points[1].credit
+
+
+def test_ramp_endpoints_shape_the_credit() -> None:
+    cal = Calibration(low=0.2, high=0.6, off_topic=-1, misconception=0.9)
+    sims = np.array([0.1, 0.2, 0.4, 0.6, 0.9])
+    assert cal.credit(sims).tolist() == pytest.approx([0, 0, 0.5, 1, 1])
+    weighted = cal.model_copy(update={"lexical": 0.5, "reference_lexical": 0.2, "length": 0.1})
+    z = weighted.evidence(np.array([0.3]), np.array([0.2]), 0.5, -1.0)
+    assert z.tolist() == pytest.approx([0.3 + 0.1 + 0.1 - 0.1])
+    credit = weighted.credit(np.array([0.3]), np.array([0.2]), 0.5, -1.0)
+    assert credit.tolist() == pytest.approx([(0.4 - 0.2) / (0.6 - 0.2)])
+
+
+def test_misconception_costs_its_penalty() -> None:
+    answer = "用教师模型的软标签训练学生模型。学生模型比教师模型更大参数更多。"
+    g = grade(answer)
+    assert [m.id for m in g.misconceptions] == ["m1"] and Flag.MISCONCEPTION in g.flags
+    credit_score = 100 * sum(k.credit * k.weight for k in g.key_points) / 4
+    assert g.score == pytest.approx(round(credit_score - 30, 1), abs=0.06)
+
+
+def test_penalties_clip_at_zero() -> None:
+    rubric = RUBRIC.model_copy(
+        update={
+            "misconceptions": [
+                Misconception(id="m1", text="学生模型比教师模型更大参数更多", penalty=100)
+            ]
+        }
+    )
+    g = grade("学生模型比教师模型更大参数更多。", rubric=rubric)
+    assert g.misconceptions and g.score == 0.0
+
+
+def test_off_topic_answer_is_capped() -> None:
+    strict = PLAIN.model_copy(update={"off_topic": 0.99, "off_topic_cap": 10.0})
+    answer = "用教师模型的软标签训练学生模型。学生模型更小推理更快，部署方便。"
+    g = grade(answer, strict)
+    assert Flag.OFF_TOPIC in g.flags and g.score <= 10.0
+    lenient = grade(answer)
+    assert Flag.OFF_TOPIC not in lenient.flags and lenient.score > 90
+
+
+def test_floor_credit_never_reaches_empty_answers() -> None:
+    generous = Calibration(low=-1.0, high=1.0, off_topic=-1, misconception=0.9)
+    for empty in ["", "   ", "\n\u3000", "。！？"]:
+        g = grade(empty, generous)
+        assert g.score == 0.0 and Flag.EMPTY in g.flags
+    assert grade("无关的一句话。", generous).score > 0
+
+
+def test_contradicted_verdict_earns_nothing() -> None:
+    rubric = Rubric(
+        id="t-stack",
+        title="栈底元素",
+        question="判断并解释：栈底元素是不能删除的元素",
+        reference_answer="错误。栈中元素可以从栈顶逐个出栈，最后删除栈底元素。",
+        key_points=[KeyPoint(id="k1", text="错误。栈中元素可以从栈顶逐个出栈，最后删除栈底元素。")],
+    )
+    right = grade("错误。栈中元素可以从栈顶逐个出栈，最后删除栈底元素。", rubric=rubric)
+    wrong = grade("正确。栈中元素从栈顶逐个出栈，栈底元素不能删除。", rubric=rubric)
+    assert right.score > 90
+    assert wrong.score == 0.0 and wrong.key_points[0].credit == 0.0
