@@ -24,9 +24,16 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,sentence-transformers]'
 	touch $@ $(VENV)/.installed-core
 
+# The main job on the bundled defaults: rubrics, one graded answer, a graded CSV with its
+# report, and the study-notes check (whose weak example note is meant to fail the bar).
+DEMO_OUT := demo-out
 demo: $(VENV)/.installed-core
-	$(BIN)/evaluator rubrics lint rubrics/ || test $$? -eq 1
+	$(BIN)/evaluator rubrics lint
 	$(BIN)/evaluator list
+	$(BIN)/evaluator grade 11 --answer "模型蒸馏用大的教师模型的软标签训练一个小的学生模型，把知识迁移过去；学生模型参数少、推理快，便于部署，性能接近教师模型。"
+	$(BIN)/evaluator batch examples/answers.csv -o $(DEMO_OUT)/answers-graded.csv --report $(DEMO_OUT)/report.html --force
+	-$(BIN)/evaluator check examples/notes/
+	@echo "Graded CSV: $(DEMO_OUT)/answers-graded.csv   Report: $(DEMO_OUT)/report.html"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check evaluator tests benchmarks scripts
