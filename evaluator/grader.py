@@ -12,7 +12,7 @@ concurrently in up to `jobs` threads.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 MAX_UNITS = 256  # longer answers are graded on their first MAX_UNITS units (flagged "truncated")
 TOPIC_CHARS = 4000  # the whole-answer embedding for the off-topic gate reads this much
+MAX_RUBRICS = 4096  # rubric vectors kept in memory (oldest dropped first)
 VERDICT_CREDIT = {
     Verdict.COVERED: 1.0,
     Verdict.PARTIAL: 0.5,
@@ -117,16 +118,15 @@ class Grader:
         """Grades in input order. `on_done(n)` reports progress as answers finish."""
         started = time.perf_counter()
         prepared = [self._prepare(rubric, answer) for rubric, answer in items]
-        vectors = self._encode_answers(prepared)
-        embed_ms = (time.perf_counter() - started) * 1000 / max(len(items), 1)
-
         outcomes: list[JudgeOutcome | JudgeError | None] = [None] * len(prepared)
-        if self.judge is not None:
-            todo = [i for i, p in enumerate(prepared) if p.units]
-            with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1))) as pool:
-                futures = {i: pool.submit(self._judge_one, prepared[i]) for i in todo}
-                for i, future in futures.items():
-                    outcomes[i] = future.result()
+        todo = [i for i, p in enumerate(prepared) if p.units] if self.judge is not None else []
+        # Judge requests go out first, so their network wait overlaps the embedding work.
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1))) as pool:
+            futures = {i: pool.submit(self._judge_one, prepared[i]) for i in todo}
+            vectors = self._encode_answers(prepared)
+            embed_ms = (time.perf_counter() - started) * 1000 / max(len(items), 1)
+            for i, future in futures.items():
+                outcomes[i] = future.result()
         grades = []
         for i, p in enumerate(prepared):
             grades.append(self._grade_one(p, vectors, outcomes[i], embed_ms))
@@ -135,17 +135,29 @@ class Grader:
         return grades
 
     def rubric_vectors(self, rubric: Rubric) -> _RubricVectors:
-        key = rubric.content_hash()
-        if key not in self._vectors:
-            texts = (
-                [k.text for k in rubric.key_points]
-                + [m.text for m in rubric.misconceptions]
-                + [rubric.question, rubric.reference_answer[:TOPIC_CHARS]]
-            )
-            matrix = self._rubric_embedder.encode(texts)
-            k, m = len(rubric.key_points), len(rubric.misconceptions)
-            self._vectors[key] = _RubricVectors(matrix[:k], matrix[k : k + m], matrix[k + m :])
-        return self._vectors[key]
+        self._encode_rubrics([rubric])
+        return self._vectors[rubric.content_hash()]
+
+    def _encode_rubrics(self, rubrics: Iterable[Rubric]) -> None:
+        """Vectors for every rubric not seen yet, in one encode call (not one per rubric)."""
+        todo = {r.content_hash(): r for r in rubrics}
+        todo = {key: r for key, r in todo.items() if key not in self._vectors}
+        if not todo:
+            return
+        texts: list[str] = []
+        for r in todo.values():
+            texts += [k.text for k in r.key_points] + [m.text for m in r.misconceptions]
+            texts += [r.question, r.reference_answer[:TOPIC_CHARS]]
+        matrix = self._rubric_embedder.encode(texts)
+        # Bounded: a CSV of 100k inline references must not keep 100k rubrics' vectors.
+        for stale in list(self._vectors)[: max(0, len(self._vectors) + len(todo) - MAX_RUBRICS)]:
+            del self._vectors[stale]
+        start = 0
+        for key, r in todo.items():
+            k, m = len(r.key_points), len(r.misconceptions)
+            rows = matrix[start : start + k + m + 2]
+            self._vectors[key] = _RubricVectors(rows[:k], rows[k : k + m], rows[k + m :])
+            start += k + m + 2
 
     # ------------------------------------------------------------------ steps
 
@@ -164,9 +176,15 @@ class Grader:
                 p.offset = len(texts)
                 texts.extend(p.candidates)
                 texts.append(p.answer[:TOPIC_CHARS])
-        for rubric in {p.rubric.content_hash(): p.rubric for p in prepared}.values():
-            self.rubric_vectors(rubric)
-        return self.embedder.encode(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+        self._encode_rubrics(p.rubric for p in prepared)
+        if not texts:
+            return np.zeros((0, 1), dtype=np.float32)
+        # A one-sentence answer is its own only unit; repeated answers repeat every text.
+        unique = list(dict.fromkeys(texts))
+        if len(unique) == len(texts):
+            return self.embedder.encode(texts)
+        where = {text: i for i, text in enumerate(unique)}
+        return self.embedder.encode(unique)[[where[t] for t in texts]]
 
     def _judge_one(self, p: _Prepared) -> JudgeOutcome | JudgeError:
         assert self.judge is not None
