@@ -1,12 +1,12 @@
 """Key-point coverage from embeddings and word overlap: pure numpy, no I/O.
 
 Each key point is matched against every answer unit and every window of adjacent units; its
-best match gives a similarity. Two lexical features back it up, because short-answer graders
-reward the right terms: the share of the key point's content tokens found in the answer, and
-the same share for the whole reference answer. Words the question already contains earn
-nothing in either (an answer that restates the question has not answered it), and the question's
-direction is removed from the vectors before they are compared, for the same reason.
-The embedder's calibration turns these features into credit in [0, 1].
+best match gives a similarity. A lexical feature backs it up, because short-answer graders reward
+the right terms: the share of the key point's content tokens found in the answer. Words the
+question already contains earn nothing (an answer that restates the question has not answered
+it), and the question's direction is removed from the vectors before they are compared, for the
+same reason. Both features belong to one key point, so its credit says whether *it* was covered.
+The embedder's calibration turns them, with the answer's shortness, into credit in [0, 1].
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .calibration import Calibration
-from .text import content_tokens, visible_length
+from .text import content_tokens, split_units, visible_length
 
 
 @dataclass(frozen=True)
@@ -110,19 +110,27 @@ def verdict(text: str) -> bool | None:
 @dataclass(frozen=True)
 class LexicalFeatures:
     key_points: np.ndarray  # (k,) recall of each key point's content tokens in the answer
-    reference: float  # recall of all key points' content tokens together
     length: float  # length_ratio(answer, all key points)
     contradicted: np.ndarray  # (k,) bool: the key point opens with the opposite verdict
 
 
-def lexical_features(key_points: Sequence[str], question: str, answer: str) -> LexicalFeatures:
+def lexical_features(
+    key_points: Sequence[str], question: str, answer: str, units: Sequence[str] | None = None
+) -> LexicalFeatures:
     """The word-level evidence for each key point (see `Calibration.evidence`).
 
-    The key points together stand for the reference: a curated reference answer carries
-    background the key points leave out, and an answer should not be measured against that.
+    The length ratio compares the answer with the key points together (a curated reference
+    answer carries background the key points leave out). It counts only the answer's units that
+    share a content token with the rubric, so padding an answer with unrelated text (or with
+    instructions to the grader) cannot lengthen it; when no unit shares one (an answer in
+    another language), the whole answer counts.
     """
     q, a = content_tokens(question), content_tokens(answer)
     kp_tokens = [content_tokens(k) for k in key_points]
+    rubric_tokens = frozenset().union(q, *kp_tokens)
+    if units is None:
+        units = split_units(answer)
+    relevant = [u for u in units if content_tokens(u) & rubric_tokens]
     answer_verdict = verdict(answer)
     contradicted = [
         answer_verdict is not None and v is not None and v != answer_verdict
@@ -130,8 +138,7 @@ def lexical_features(key_points: Sequence[str], question: str, answer: str) -> L
     ]
     return LexicalFeatures(
         key_points=np.array([recall(t, a, q) for t in kp_tokens], dtype=np.float32),
-        reference=recall(frozenset().union(*kp_tokens), a, q),
-        length=length_ratio(answer, " ".join(key_points)),
+        length=length_ratio(" ".join(relevant) if relevant else answer, " ".join(key_points)),
         contradicted=np.array(contradicted, dtype=bool),
     )
 

@@ -243,9 +243,9 @@ class Grader:
 
         if p.units:
             lex = coverage.lexical_features(
-                [k.text for k in rubric.key_points], rubric.question, p.answer
+                [k.text for k in rubric.key_points], rubric.question, p.answer, p.units
             )
-            emb_credit = cal.credit(sims, lex.key_points, lex.reference, lex.length)
+            emb_credit = cal.credit(sims, lex.key_points, lex.length)
             emb_credit[lex.contradicted] = 0.0  # opposite verdict on a true/false statement
         else:
             emb_credit = np.zeros_like(sims)

@@ -26,15 +26,14 @@ def test_evidence_adds_the_weighted_features() -> None:
         low=0.0,
         high=1.0,
         lexical=0.5,
-        reference_lexical=0.25,
         length=0.1,
         off_topic=0,
         misconception=0.8,
     )
-    z = cal.evidence(np.array([0.2, 0.4]), np.array([1.0, 0.0]), reference_lexical=0.4, length=-2)
-    assert z.tolist() == pytest.approx([0.2 + 0.5 + 0.1 - 0.2, 0.4 + 0.1 - 0.2])
-    assert cal.credit(np.array([0.2, 0.4]), np.array([1.0, 0.0]), 0.4, -2).tolist() == (
-        pytest.approx([0.6, 0.3])
+    z = cal.evidence(np.array([0.2, 0.4]), np.array([1.0, 0.0]), length=-2)
+    assert z.tolist() == pytest.approx([0.2 + 0.5 - 0.2, 0.4 - 0.2])
+    assert cal.credit(np.array([0.2, 0.4]), np.array([1.0, 0.0]), -2).tolist() == (
+        pytest.approx([0.5, 0.2])
     )
     # Without lexical features the similarity alone counts.
     assert cal.credit(np.array([0.4])).tolist() == pytest.approx([0.4])
@@ -64,11 +63,13 @@ def test_every_calibration_is_sane(name: str) -> None:
     cal = CALIBRATIONS[name]
     assert cal.high > cal.low
     assert 0 < cal.partial < cal.covered <= 1
-    assert cal.lexical >= 0 and cal.reference_lexical >= 0
-    full = cal.credit(np.array([1.0]), np.array([1.0]), reference_lexical=1.0, length=0.0)
+    assert cal.lexical >= 0 and cal.length >= 0
+    full = cal.credit(np.array([1.0]), np.array([1.0]), length=0.0)
     assert full.tolist() == [1.0]  # the key point itself, said in full, is covered
-    nothing = cal.credit(np.array([0.0]), np.array([0.0]), reference_lexical=0.0, length=-1.0)
+    nothing = cal.credit(np.array([0.0]), np.array([0.0]), length=-1.0)
     assert nothing[0] < cal.partial  # no evidence at all is "missed", whatever the floor
-    more_words = cal.credit(np.array([0.3]), np.array([0.8]), reference_lexical=0.5)
-    fewer_words = cal.credit(np.array([0.3]), np.array([0.1]), reference_lexical=0.1)
+    more_words = cal.credit(np.array([0.3]), np.array([0.8]))
+    fewer_words = cal.credit(np.array([0.3]), np.array([0.1]))
     assert more_words[0] >= fewer_words[0]
+    shorter = cal.credit(np.array([0.3]), np.array([0.1]), length=-2.0)
+    assert shorter[0] <= fewer_words[0]
