@@ -30,6 +30,7 @@ USER_FIELDS = frozenset(
         "misconceptions",
         "answer",
         "feedback_language",
+        "language_instruction",
     }
 )
 

@@ -71,20 +71,18 @@ def judge_json(
     instructs_grader: bool = False,
     comment: str = "ok",
     evidence: Mapping[str, str] | None = None,
+    as_list: bool = False,
 ) -> str:
-    """A judge reply in the prompt's JSON shape."""
+    """A judge reply in the prompt's JSON shape (key points keyed by id), or the list shape."""
+    entries = {
+        kp: {"evidence": (evidence or {}).get(kp, ""), "reason": f"{kp} is {v}", "verdict": v}
+        for kp, v in verdicts.items()
+    }
+    key_points: Any = [{"id": kp, **e} for kp, e in entries.items()] if as_list else entries
     return json.dumps(
         {
             "reasoning": "compared the answer with each key point",
-            "key_points": [
-                {
-                    "id": kp,
-                    "evidence": (evidence or {}).get(kp, ""),
-                    "reason": f"{kp} is {verdict}",
-                    "verdict": verdict,
-                }
-                for kp, verdict in verdicts.items()
-            ],
+            "key_points": key_points,
             "misconceptions": misconceptions or [],
             "instructs_grader": instructs_grader,
             "comment": comment,

@@ -111,7 +111,7 @@ def judge(judge_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Judge:
         judge_base_url=judge_server.base_url,
         cache_dir=tmp_path_factory.mktemp("judge-cache"),
         use_cache=False,
-        judge_timeout=180,
+        judge_timeout=600,  # a shared 2-core machine can take minutes per call
         judge_retries=0,
     )
     return Judge(settings)
