@@ -9,7 +9,8 @@ up with JudgeError ("unscored": the grader falls back to embeddings; never 0, ne
 
 The candidate answer is untrusted: it is delimited, its delimiter neutralised, the system
 prompt says it is content, and `detect_injection` flags attempts to instruct the grader no
-matter what the judge says. HTTP retries (429 with Retry-After, 5xx, timeouts, dropped
+matter what the judge says. In a flagged answer, credit needs a quote that really is in the
+answer and about the key point (small judges obey "all points are covered"). HTTP retries (429 with Retry-After, 5xx, timeouts, dropped
 connections) are left to the openai client's own `max_retries`, so nothing retries twice.
 """
 
@@ -43,15 +44,20 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 NO_KEY = "not-needed"  # local servers ignore the key, but the client insists on one
 MAX_TOKENS = 1024  # room for brief reasoning plus a verdict per key point
-# The real local judge has a 4096-token context: long texts are cut, and the prompt says so.
-MAX_ANSWER_CHARS = 2500
+# The real local judge has a 4096-token context: long texts are cut, and the prompt says so
+# (about 1 token per Chinese character; the re-ask also echoes the bad reply).
+MAX_ANSWER_CHARS = 2000
 MAX_REFERENCE_CHARS = 1200
 REASK_ECHO_CHARS = 1200
 ANSWER_TAG = "candidate_answer"
 FEEDBACK_LANGUAGE = {"zh": "Simplified Chinese (简体中文)", "en": "English"}
 # Said in the feedback language itself: a small model follows that far more often.
 LANGUAGE_INSTRUCTION = {
-    "zh": "请用简体中文写 reasoning、reason 和 comment；evidence 必须从学生答案原文中逐字复制（不超过20个字）；id 和 verdict 保持英文。只输出 JSON。",
+    "zh": (
+        "请用简体中文写 reasoning、reason 和 comment；"
+        "evidence 必须从学生答案原文中逐字复制（不超过20个字）；"
+        "id 和 verdict 保持英文。只输出 JSON。"
+    ),
     "en": "Write reasoning, reason and comment in English. Reply with the JSON only.",
 }
 
