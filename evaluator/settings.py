@@ -27,6 +27,7 @@ ENV_VARS = {
     "OPENAI_BASE_URL": "judge_base_url",
     "OPENAI_API_KEY": "judge_api_key",
     "EVALUATOR_MIN_SCORE": "min_score",
+    "EVALUATOR_JUDGE_TIMEOUT": "judge_timeout",
 }
 
 
@@ -43,7 +44,8 @@ class Settings(BaseModel):
     judge_model: str | None = None
     judge_base_url: str | None = None
     judge_api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
-    judge_timeout: float = Field(default=60.0, gt=0)
+    # Seconds per judge request. A 1.5B model on 2 busy CPU cores needs 30-130 s (measured).
+    judge_timeout: float = Field(default=180.0, gt=0)
     judge_retries: int = Field(default=2, ge=0)
     judge_temperature: float = Field(default=0.0, ge=0, le=2)
     # Combined credit = judge_weight * judge credit + (1 - judge_weight) * embedding credit.

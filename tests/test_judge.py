@@ -12,12 +12,11 @@ from fake_openai import FakeOpenAI, closed_port, judge_json
 from pydantic import SecretStr
 
 from evaluator.errors import EvaluatorError, JudgeError
+from evaluator.injection import detect_injection, neutralise_delimiter
 from evaluator.judge import (
     Judge,
-    detect_injection,
     extract_json,
     make_judge,
-    neutralise_delimiter,
     public_base_url,
     reply_schema,
 )
