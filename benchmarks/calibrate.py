@@ -11,7 +11,9 @@ computes (evaluator.coverage.lexical_features). The credit model is the one in
 
 and the score is the mean credit (ad-hoc key points weigh the same). Fitted by least squares
 on the 0-1 human score (Gauss-Newton through the clip), each dataset weighing the same, so one
-calibration serves English and Chinese. Then, on the same training rows:
+calibration serves English and Chinese. Answers paired with other questions' rubrics join the
+fit as zero-score negatives, with a weight (NEGATIVE_WEIGHTS) chosen by cross-validation inside
+the training rows. Then, on the same training rows:
   - off_topic: the largest topicality threshold that would cap at most 1% of the answers humans
     scored >= 50%; how many answers to *other* questions it catches is reported;
   - partial: the 95th percentile of key-point credit when the answer belongs to another
@@ -25,8 +27,8 @@ naive baseline (whole-answer cosine with the reference, same model, same rows). 
 model is fitted on all rows, the real Grader re-grades everything with it (checking that the
 fitted arithmetic and the grader agree), and the replacement CALIBRATIONS entry is printed.
 
-    nice .venv/bin/python benchmarks/calibrate.py                       # all three embedders
-    nice .venv/bin/python benchmarks/calibrate.py --embedder use-multilingual --folds 5
+    nice .venv/bin/python benchmarks/calibrate.py --keep-vectors        # all three embedders
+    nice .venv/bin/python benchmarks/calibrate.py --embedder use-multilingual --folds 5 --seed 1
 """
 
 from __future__ import annotations
@@ -64,7 +66,6 @@ from evaluator.rubric import Rubric
 from evaluator.settings import Settings
 from evaluator.text import content_tokens, normalise, split_units
 
-FEATURES = ("similarity", "lexical", "length")  # then the intercept
 MAX_ITER = 60
 # Weight of the answers-to-other-questions part (target 0) next to each dataset's human part;
 # chosen by cross-validation inside the training rows.

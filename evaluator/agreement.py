@@ -20,12 +20,16 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from .errors import InputError
 from .rubric import Rubric, RubricSet, adhoc_rubric
+
+if TYPE_CHECKING:
+    from .grader import Grader
 
 REQUIRED_COLUMNS = ("question", "reference_answer", "answer", "human_score", "max_score")
 CHUNK_ROWS = 500  # rows per grade_many call: batched encoding, with progress between chunks
@@ -282,14 +286,11 @@ def compare(
 
 def run(
     rows: Sequence[AgreementRow],
-    grader: object,
+    grader: Grader,
     known: RubricSet | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[float], AgreementReport]:
     """Grade every row (batched, CHUNK_ROWS at a time) and compare with the human scores."""
-    from .grader import Grader
-
-    assert isinstance(grader, Grader)
     rubrics = rubrics_for(rows, known)
     scores: list[float] = []
     methods: set[str] = set()
