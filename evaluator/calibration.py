@@ -37,6 +37,10 @@ class Calibration(BaseModel):
     # right words, so only a clear preference for the wrong wording counts).
     misconception: float = Field(ge=-1, le=1)
     misconception_margin: float = 0.05
+    # A clause (a comma-separated piece of a sentence) is short and matches loosely, so it must
+    # come this much closer still (set by hand on examples/answers.csv: catches the wrong claims
+    # buried in long sentences without flagging the good answers).
+    misconception_clause_extra: float = 0.1
 
     def evidence(
         self,

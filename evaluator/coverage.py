@@ -158,21 +158,25 @@ def misconception_matches(
     units: np.ndarray,
     key_points: np.ndarray,
     calibration: Calibration,
+    clauses_from: int | None = None,
 ) -> list[MisconceptionMatch]:
-    """Misconceptions some unit states more closely than it states any key point."""
+    """Misconceptions some unit states more closely than it states any key point.
+
+    Rows of `units` from `clauses_from` on are clauses, held to a stricter threshold.
+    """
     if len(misconceptions) == 0 or len(units) == 0:
         return []
     mis_sims = misconceptions @ units.T  # (m, u)
     kp_best = (key_points @ units.T).max(axis=0) if len(key_points) else np.zeros(len(units))
     hits = []
+    threshold = np.full(len(units), calibration.misconception, dtype=np.float32)
+    if clauses_from is not None:
+        threshold[clauses_from:] += calibration.misconception_clause_extra
     for m, row in enumerate(mis_sims):
-        u = int(row.argmax())
-        sim = float(row[u])
-        if (
-            sim >= calibration.misconception
-            and sim - kp_best[u] >= calibration.misconception_margin
-        ):
-            hits.append(MisconceptionMatch(m, u, sim))
+        passing = (row >= threshold) & (row - kp_best >= calibration.misconception_margin)
+        if passing.any():
+            u = int(np.where(passing, row, -np.inf).argmax())
+            hits.append(MisconceptionMatch(m, u, float(row[u])))
     return hits
 
 

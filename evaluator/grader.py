@@ -36,7 +36,7 @@ from .results import (
 )
 from .rubric import Rubric
 from .settings import Settings
-from .text import is_blank, normalise, split_units, windows
+from .text import clauses, is_blank, normalise, split_units, windows
 
 if TYPE_CHECKING:
     from .judge import Judge, JudgeOutcome
@@ -68,6 +68,7 @@ class _Prepared:
     units: list[str]
     candidates: list[str]  # units, then windows of adjacent units
     truncated: bool
+    clauses: list[str]  # finer pieces, only for matching misconceptions
     offset: int = 0  # where this answer's rows start in the batch matrix
 
 
@@ -166,7 +167,8 @@ class Grader:
         units = [] if is_blank(answer) else split_units(answer)
         truncated = len(units) > MAX_UNITS
         units = units[:MAX_UNITS]
-        return _Prepared(rubric, answer, units, units + windows(units), truncated)
+        finer = clauses(units) if rubric.misconceptions else []
+        return _Prepared(rubric, answer, units, units + windows(units), truncated, finer)
 
     def _encode_answers(self, prepared: list[_Prepared]) -> np.ndarray:
         """One encode call for every candidate of every answer, plus each whole answer."""
@@ -176,6 +178,7 @@ class Grader:
                 p.offset = len(texts)
                 texts.extend(p.candidates)
                 texts.append(p.answer[:TOPIC_CHARS])
+                texts.extend(p.clauses)
         self._encode_rubrics(p.rubric for p in prepared)
         if not texts:
             return np.zeros((0, 1), dtype=np.float32)
@@ -223,7 +226,12 @@ class Grader:
             match = coverage.best_matches(rv.key_points, cand, question=rv.topic[0])
             sims = match.similarity
             evidence = [p.candidates[i] for i in match.index]
-            units = cand[: len(p.units)]
+            # Misconceptions are matched against sentences and their clauses.
+            claims = p.units + p.clauses
+            start = p.offset + len(p.candidates) + 1
+            claim_vectors = np.vstack(
+                [cand[: len(p.units)], vectors[start : start + len(p.clauses)]]
+            )
             mis_hits = [
                 MisconceptionHit(
                     id=rubric.misconceptions[h.index].id,
@@ -231,10 +239,10 @@ class Grader:
                     penalty=rubric.misconceptions[h.index].penalty,
                     source="embedding",
                     similarity=round(h.similarity, 4),
-                    evidence=p.units[h.unit],
+                    evidence=claims[h.unit],
                 )
                 for h in coverage.misconception_matches(
-                    rv.misconceptions, units, rv.key_points, cal
+                    rv.misconceptions, claim_vectors, rv.key_points, cal, len(p.units)
                 )
             ]
             topical = max(coverage.topicality(whole, t) for t in rv.topic)
@@ -246,9 +254,11 @@ class Grader:
                 [k.text for k in rubric.key_points], rubric.question, p.answer, p.units
             )
             emb_credit = cal.credit(sims, lex.key_points, lex.length)
-            emb_credit[lex.contradicted] = 0.0  # opposite verdict on a true/false statement
+            contradicted = lex.contradicted  # opposite verdict on a true/false statement
+            emb_credit[contradicted] = 0.0
         else:
             emb_credit = np.zeros_like(sims)
+            contradicted = np.zeros(len(sims), dtype=bool)
         results = [
             KeyPointResult(
                 id=k.id,
@@ -256,12 +266,14 @@ class Grader:
                 text=k.text,
                 weight=k.weight,
                 credit=float(c),
-                status=self._status(float(c)),
+                status=Status.CONTRADICTED if x else self._status(float(c)),
                 embedding_credit=float(c),
                 similarity=round(float(s), 4) if p.units else None,
                 evidence=e,
             )
-            for k, c, s, e in zip(rubric.key_points, emb_credit, sims, evidence, strict=True)
+            for k, c, s, e, x in zip(
+                rubric.key_points, emb_credit, sims, evidence, contradicted, strict=True
+            )
         ]
 
         judge_info = None
@@ -274,7 +286,7 @@ class Grader:
                 flags.append(Flag.JUDGE_UNSCORED)
         else:
             method, reason = "embedding+judge", "judge and embeddings combined"
-            results, mis_hits = self._combine(rubric, results, outcome)
+            results, mis_hits = self._combine(rubric, results, mis_hits, outcome)
             judge_info = outcome.info
             if outcome.injection_suspected:
                 flags.append(Flag.POSSIBLE_INJECTION)
@@ -322,9 +334,10 @@ class Grader:
         self,
         rubric: Rubric,
         results: list[KeyPointResult],
+        embedding_hits: list[MisconceptionHit],
         outcome: JudgeOutcome,
     ) -> tuple[list[KeyPointResult], list[MisconceptionHit]]:
-        """Weighted mean of judge and embedding credit; the judge decides what is wrong."""
+        """Weighted mean of judge and embedding credit; contradicted points earn nothing."""
         w = self.settings.judge_weight
         combined = []
         for r in results:
@@ -348,15 +361,16 @@ class Grader:
                     }
                 )
             )
-        # Wrong claims reuse the right words, so embeddings cannot settle them: the judge's list
-        # replaces the embedding matches.
+        # The judge's misconceptions, plus the embedding matches it did not name: a small judge
+        # misses claims that the (strict) embedding match finds word for word.
         by_id = {m.id: m for m in rubric.misconceptions}
         hits = [
             MisconceptionHit(id=i, text=by_id[i].text, penalty=by_id[i].penalty, source="judge")
             for i in dict.fromkeys(outcome.misconceptions)
             if i in by_id
         ]
-        return combined, hits
+        named = {h.id for h in hits}
+        return combined, hits + [h for h in embedding_hits if h.id not in named]
 
     @staticmethod
     def _looks_injected(answer: str) -> bool:

@@ -87,6 +87,30 @@ def windows(units: list[str], size: int = 2) -> list[str]:
     return [" ".join(units[i : i + size]) for i in range(len(units) - size + 1)] if size > 1 else []
 
 
+_CLAUSE_END = re.compile(r"(?<=[，,：:、])\s*")
+MIN_CLAUSE_CHARS = 8
+
+
+def clauses(units: list[str]) -> list[str]:
+    """The comma-separated clauses of multi-clause units (units themselves are not repeated).
+
+    A wrong claim often hides in one clause of a long sentence that is otherwise right
+    ("学生模型学习软标签，蒸馏得到的学生模型一定会超过教师模型"); whole-sentence matching
+    dilutes it.
+    """
+    out: list[str] = []
+    for unit in units:
+        parts: list[str] = []
+        for piece in _CLAUSE_END.split(unit):
+            if parts and _visible_len(parts[-1]) < MIN_CLAUSE_CHARS:
+                parts[-1] = _join(parts[-1], piece)
+            elif piece.strip():
+                parts.append(piece.strip())
+        if len(parts) > 1:
+            out.extend(parts)
+    return out
+
+
 def is_blank(text: str) -> bool:
     return _visible_len(text) == 0
 

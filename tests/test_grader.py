@@ -173,3 +173,17 @@ def test_very_long_answer_is_bounded_and_flagged() -> None:
     answer = "学生模型更小，推理更快。" * 9000  # ~100k characters
     grade = grader().grade(RUBRIC, answer)
     assert Flag.TRUNCATED in grade.flags and 0 <= grade.score <= 100
+
+
+def test_a_wrong_claim_inside_a_long_sentence_is_caught_by_its_clause() -> None:
+    answer = "模型蒸馏就是用教师模型的软标签训练学生模型，而且学生模型比教师模型更大，推理更快"
+    grade = grader().grade(RUBRIC, answer)
+    assert [m.id for m in grade.misconceptions] == ["m1"]
+    assert grade.misconceptions[0].evidence == "而且学生模型比教师模型更大，"
+    assert Flag.MISCONCEPTION in grade.flags
+
+
+def test_embedding_misconceptions_the_judge_missed_still_count() -> None:
+    judge = ScriptedJudge({"k1": Verdict.COVERED, "k2": Verdict.COVERED})
+    grade = grader(judge).grade(RUBRIC, "学生模型比教师模型更大。用教师模型的软标签训练学生模型。")
+    assert [(m.id, m.source) for m in grade.misconceptions] == [("m1", "embedding")]
