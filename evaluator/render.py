@@ -89,8 +89,14 @@ def terminal(grade: Grade, console: Console, *, verbose: bool = False) -> None:
     if study:
         parts.append(Text(""))
         parts.append(Text("What to study next:", style="bold"))
+        # A grid, not "• text" lines: rich wraps at spaces, and Chinese has none, so a long
+        # Chinese line would leave its bullet alone on the line above.
+        todo = Table.grid(padding=(0, 1))
+        todo.add_column(width=3, justify="right")
+        todo.add_column(ratio=1, overflow="fold")
         for k in sorted(study, key=lambda k: (k.credit, -k.weight))[:5]:
-            parts.append(Text(f"  • {k.label + '：' if k.label else ''}{k.text}"))
+            todo.add_row("•", f"{k.label + '：' if k.label else ''}{k.text}")
+        parts.append(todo)
     notes = [_FLAG_TEXT[f] for f in grade.flags if f in _FLAG_TEXT]
     if grade.judge and grade.judge.comment:
         notes.insert(0, f"Judge ({grade.judge.model}): {grade.judge.comment}")
