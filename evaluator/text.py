@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Hard breaks: line breaks, and sentence-final punctuation (Chinese and English).
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=\.)(?=\s)|(?<=…)")
@@ -139,6 +140,7 @@ _SUFFIXES += ("es", "ly", "s")
 STEM_CHARS = 4  # stems are cut to this many characters: "initialize", "initialization" -> "init"
 
 
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     """A crude stem: one common suffix off, then the first STEM_CHARS characters (numbers kept)."""
     if word.isdigit():
@@ -150,6 +152,7 @@ def _stem(word: str) -> str:
     return word[:STEM_CHARS]
 
 
+@lru_cache(maxsize=8192)  # rubric texts recur for every answer graded against them
 def content_tokens(text: str) -> frozenset[str]:
     """Stemmed content words (Latin scripts) and character bigrams (CJK runs) of `text`.
 
