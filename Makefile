@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 JUDGE_HOME ?= $(HOME)/.cache/answer-evaluator/judge-server
 export JUDGE_HOME
 
-.PHONY: demo test lint format judge-server judge-server-build browser bench clean
+.PHONY: demo test lint format judge-server judge-server-build browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,9 +59,6 @@ test: $(VENV)/.installed-dev judge-server-build browser
 	$(BIN)/ruff check evaluator tests benchmarks scripts
 	$(BIN)/ruff format --check evaluator tests benchmarks scripts
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
-
-bench: $(VENV)/.installed-dev
-	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
