@@ -32,8 +32,14 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .errors import RubricError
-from .rubric import KeyPoint, Rubric, RubricDocument, RubricSet, default_rubrics_dir
+from .rubric import (
+    KeyPoint,
+    Rubric,
+    RubricDocument,
+    RubricSet,
+    default_rubrics_dir,
+    rubric_files,
+)
 
 __all__ = ["Finding", "lint", "lint_path"]
 
@@ -317,14 +323,7 @@ def lint_path(path: str | Path | None = None) -> list[Finding]:
     """Lint a rubric file or every *.yaml in a directory (default: the rubric dir in use).
     A file that fails the schema is reported (every error) and left out of the other checks."""
     path = Path(path) if path is not None else default_rubrics_dir()
-    if path.is_file():
-        paths = [path]
-    elif path.is_dir():
-        paths = sorted(p for p in path.iterdir() if p.suffix in {".yaml", ".yml"})
-        if not paths:
-            raise RubricError(f"{path}: no rubric files (*.yaml) in this directory")
-    else:
-        raise RubricError(f"{path}: no such rubric file or directory")
+    paths = rubric_files(path)
     documents: list[RubricDocument] = []
     file_findings: list[Finding] = []
     for p in paths:

@@ -280,18 +280,22 @@ def default_rubrics_dir() -> Path:
     return bundled_rubrics_dir()
 
 
-def load_rubrics(path: str | Path | None = None) -> RubricSet:
-    """Load every rubric file in a directory (or one file)."""
-    path = Path(path) if path is not None else default_rubrics_dir()
+def rubric_files(path: Path) -> list[Path]:
+    """The rubric file itself, or every *.yaml / *.yml in a directory."""
     if path.is_file():
-        paths = [path]
-    elif path.is_dir():
+        return [path]
+    if path.is_dir():
         paths = sorted(p for p in path.iterdir() if p.suffix in {".yaml", ".yml"})
         if not paths:
             raise RubricError(f"{path}: no rubric files (*.yaml) in this directory")
-    else:
-        raise RubricError(f"{path}: no such rubric file or directory")
-    return RubricSet((load_document(p) for p in paths), origin=str(path))
+        return paths
+    raise RubricError(f"{path}: no such rubric file or directory")
+
+
+def load_rubrics(path: str | Path | None = None) -> RubricSet:
+    """Load every rubric file in a directory (or one file)."""
+    path = Path(path) if path is not None else default_rubrics_dir()
+    return RubricSet((load_document(p) for p in rubric_files(path)), origin=str(path))
 
 
 # ---------------------------------------------------------------------------- ad hoc
