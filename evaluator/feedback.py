@@ -17,6 +17,7 @@ _WORDS = {
         "embedding_only": "（仅按语义相似度评分：能衡量覆盖面，不能核实说法是否正确。）",
         "sep": "；",
         "list": "、",
+        "colon": "：",
     },
     "en": {
         "covered": "Covered",
@@ -31,6 +32,7 @@ _WORDS = {
         "not whether the claims are correct.)",
         "sep": "; ",
         "list": ", ",
+        "colon": ": ",
     },
 }
 
@@ -54,14 +56,16 @@ def compose(
     for status in (Status.COVERED, Status.PARTIAL, Status.MISSED, Status.CONTRADICTED):
         names = [_name(k) for k in key_points if k.status == status]
         if names:
-            parts.append(f"{w[status.value]}: {w['list'].join(names)}")
+            parts.append(f"{w[status.value]}{w['colon']}{w['list'].join(names)}")
     if misconceptions:
-        parts.append(f"{w['misconception']}: {w['list'].join(m.text for m in misconceptions)}")
+        parts.append(
+            f"{w['misconception']}{w['colon']}{w['list'].join(m.text for m in misconceptions)}"
+        )
     todo = sorted(
         (k for k in key_points if k.status != Status.COVERED), key=lambda k: (k.credit, -k.weight)
     )
     if todo:
-        parts.append(f"{w['study']}: {w['list'].join(_name(k) for k in todo[:3])}")
+        parts.append(f"{w['study']}{w['colon']}{w['list'].join(_name(k) for k in todo[:3])}")
     text = w["sep"].join(parts)
     if Flag.EMBEDDING_ONLY in flags:
         text += " " + w["embedding_only"]
