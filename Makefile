@@ -31,6 +31,7 @@ demo: $(VENV)/.installed-core
 	$(BIN)/evaluator rubrics lint
 	$(BIN)/evaluator list
 	$(BIN)/evaluator grade 11 --answer "模型蒸馏用大的教师模型的软标签训练一个小的学生模型，把知识迁移过去；学生模型参数少、推理快，便于部署，性能接近教师模型。"
+	mkdir -p $(DEMO_OUT)
 	$(BIN)/evaluator batch examples/answers.csv -o $(DEMO_OUT)/answers-graded.csv --report $(DEMO_OUT)/report.html --force
 	-$(BIN)/evaluator check examples/notes/
 	@echo "Graded CSV: $(DEMO_OUT)/answers-graded.csv   Report: $(DEMO_OUT)/report.html"
