@@ -171,7 +171,7 @@ class Grader:
         return _Prepared(rubric, answer, units, units + windows(units), truncated, finer)
 
     def _encode_answers(self, prepared: list[_Prepared]) -> np.ndarray:
-        """One encode call for every candidate of every answer, plus each whole answer."""
+        """One encode call: every candidate of every answer, each whole answer, and its clauses."""
         texts: list[str] = []
         for p in prepared:
             if p.units:
