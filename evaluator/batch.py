@@ -32,6 +32,7 @@ from .report import RowView, Summary
 from .results import Grade
 from .rubric import Rubric, RubricSet, adhoc_rubric, load_rubrics
 from .settings import Settings
+from .text import one_line
 
 if TYPE_CHECKING:
     from .grader import Grader
@@ -95,9 +96,8 @@ class _Row:
     error: str | None = None
 
 
-def _one_line(text: str, limit: int = 500) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _one_line(text: str) -> str:
+    return one_line(text, 500)
 
 
 def _kp_name(label: str, text: str) -> str:

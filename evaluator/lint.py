@@ -23,7 +23,6 @@ import difflib
 import itertools
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -40,6 +39,7 @@ from .rubric import (
     default_rubrics_dir,
     rubric_files,
 )
+from .text import fold
 
 __all__ = ["Finding", "lint", "lint_path"]
 
@@ -70,23 +70,18 @@ class Finding(BaseModel):
 # ---------------------------------------------------------------------------- similarity
 
 
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).lower()
-    return re.sub(r"[\W_]+", "", text)
-
-
 def _label_key(label: str) -> str:
     """A label without its parenthetical gloss: "数据增强（Data Augmentation）" → "数据增强"."""
-    return _fold(re.sub(r"[（(][^）)]*[）)]", "", label))
+    return fold(re.sub(r"[（(][^）)]*[）)]", "", label))
 
 
 def _bigrams(text: str) -> Counter[str]:
-    folded = _fold(text)
+    folded = fold(text)
     return Counter(folded[i : i + 2] for i in range(len(folded) - 1))
 
 
 def _ratio(a: str, b: str) -> float:
-    return difflib.SequenceMatcher(None, _fold(a), _fold(b)).ratio()
+    return difflib.SequenceMatcher(None, fold(a), fold(b)).ratio()
 
 
 class _QuestionSimilarity:
@@ -164,24 +159,20 @@ def _check_duplicates(rubrics: list[Rubric]) -> list[Finding]:
             continue
         duplicates[a.id].add(b.id)
         duplicates[b.id].add(a.id)
-        if _acknowledged(a, b):
-            findings.append(
-                Finding(
-                    level="info",
-                    code="duplicate-question",
-                    rubric_id=b.id,
-                    message=f"duplicates {a.id}: {why}; already marked with duplicate_of",
-                )
+        marked = _acknowledged(a, b)
+        findings.append(
+            Finding(
+                level="info" if marked else "warning",
+                code="duplicate-question",
+                rubric_id=b.id,
+                message=f"duplicates {a.id}: {why}; "
+                + (
+                    "already marked with duplicate_of"
+                    if marked
+                    else "merge them or set duplicate_of"
+                ),
             )
-        else:
-            findings.append(
-                Finding(
-                    level="warning",
-                    code="duplicate-question",
-                    rubric_id=b.id,
-                    message=f"duplicates {a.id}: {why}; merge them or set duplicate_of",
-                )
-            )
+        )
     by_id = {r.id: r for r in rubrics}
     reported: set[tuple[str, str]] = set()
     # An overlap with one question is an overlap with its duplicates too.
@@ -227,7 +218,7 @@ def _check_rubric(rubric: Rubric, known_ids: set[str]) -> list[Finding]:
     for k, m in itertools.combinations(rubric.key_points, 2):
         if not (k.text and m.text) or _ratio(k.text, m.text) < KEY_POINT_IDENTICAL:
             continue
-        same = "the same text" if _fold(k.text) == _fold(m.text) else "near-identical texts"
+        same = "the same text" if fold(k.text) == fold(m.text) else "near-identical texts"
         labels = f" under different labels ('{k.label}', '{m.label}')" if k.label != m.label else ""
         add(
             "warning",

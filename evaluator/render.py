@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .results import Flag, Grade, Status
+from .text import one_line
 
 _STATUS_STYLE = {
     Status.COVERED: ("✔", "green"),
@@ -35,11 +36,8 @@ _FLAG_TEXT = {
 }
 
 
-def _clip(text: str | None, width: int = 90) -> str:
-    if not text:
-        return ""
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _clip(text: str | None, width: int) -> str:
+    return one_line(text, width) if text else ""
 
 
 def terminal(grade: Grade, console: Console, *, verbose: bool = False) -> None:

@@ -15,7 +15,6 @@ import difflib
 import hashlib
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from importlib.resources import files
 from pathlib import Path
@@ -25,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import QuestionNotFound, RubricError
+from .text import fold, split_units
 
 Language = Literal["zh", "en"]
 
@@ -182,11 +182,6 @@ def save_document(doc: RubricDocument, path: str | Path) -> None:
 # ---------------------------------------------------------------------------- lookup
 
 
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).lower()
-    return re.sub(r"[\s\W_]+", "", text)
-
-
 # Characters a title query may carry that the title lacks without changing what it asks.
 _FILLER = set("的是什么如何怎么怎样请和与及其了吗呢一个为")
 
@@ -199,7 +194,7 @@ def _title_match(folded_query: str, rubric: Rubric) -> tuple[float, bool]:
     meaning (欠拟合 vs 过拟合), so a match is only safe when every query character missing from
     the title is filler.
     """
-    title = _fold(rubric.title)
+    title = fold(rubric.title)
     matcher = difflib.SequenceMatcher(None, folded_query, title, autojunk=False)
     blocks = matcher.get_matching_blocks()
     matched = sum(b.size for b in blocks)
@@ -246,10 +241,10 @@ class RubricSet:
             if len(hits) > 1:
                 ids = ", ".join(r.id for r in hits)
                 raise QuestionNotFound(f"question {q} is ambiguous across documents: {ids}")
-        folded = _fold(q)
+        folded = fold(q)
         contained: list[Rubric] = []
         if folded:
-            contained = [r for r in self if folded in _fold(r.title) or folded in _fold(r.question)]
+            contained = [r for r in self if folded in fold(r.title) or folded in fold(r.question)]
             # Twins marked duplicate_of answer to the original question.
             originals = [r for r in contained if r.duplicate_of not in {c.id for c in contained}]
             if len(originals) == 1:
@@ -307,8 +302,6 @@ def adhoc_rubric(question: str, reference_answer: str, rubric_id: str | None = N
     Key points are the reference's sentences and items, equally weighted. Used for CSVs of
     other courses and for the agreement benchmarks.
     """
-    from .text import split_units
-
     reference = reference_answer.strip()
     if not reference:
         raise RubricError("an ad-hoc rubric needs a non-empty reference answer")

@@ -112,6 +112,17 @@ def clauses(units: list[str]) -> list[str]:
     return out
 
 
+def one_line(text: str, limit: int) -> str:
+    """`text` on one line (white space folded), cut with "…" past `limit` characters."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def fold(text: str) -> str:
+    """Letters and digits only, NFKC and lower case: for comparing titles and labels."""
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
+
+
 def is_blank(text: str) -> bool:
     return _visible_len(text) == 0
 
