@@ -27,6 +27,7 @@ from .notes import HOW_TO_NAME, Answer, MatchedBy, Note, load_note
 from .results import Flag, Grade, KeyPointResult
 from .rubric import RubricSet, load_rubrics
 from .settings import Settings
+from .sqlite_db import open_db, select_in, write_many
 
 if TYPE_CHECKING:
     from .grader import Grader
@@ -145,10 +146,9 @@ class GradeCache:
         if path is None:
             return
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, timeout=30)
-            conn.execute("CREATE TABLE IF NOT EXISTS grades (key TEXT PRIMARY KEY, grade TEXT)")
-            self._conn = conn
+            self._conn = open_db(
+                path, "CREATE TABLE IF NOT EXISTS grades (key TEXT PRIMARY KEY, grade TEXT)"
+            )
         except (OSError, sqlite3.Error) as exc:
             self.warning = f"grade cache {path} unusable ({exc}); grading without it"
 
@@ -158,18 +158,15 @@ class GradeCache:
             return {}
         found: dict[str, Grade] = {}
         try:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = self._conn.execute(
-                    f"SELECT key, grade FROM grades WHERE key IN ({marks})", chunk
-                )
-                for key, text in rows:
-                    # A row another version wrote and this one cannot read is graded again.
-                    with contextlib.suppress(ValueError):
-                        found[key] = Grade.model_validate_json(text)
+            rows = select_in(
+                self._conn, "SELECT key, grade FROM grades WHERE key IN ({marks})", [], wanted
+            )
         except sqlite3.Error:
             return {}
+        for key, text in rows:
+            # A row another version wrote and this one cannot read is graded again.
+            with contextlib.suppress(ValueError):
+                found[key] = Grade.model_validate_json(text)
         return found
 
     def put_many(self, grades: dict[str, Grade]) -> None:
@@ -177,8 +174,7 @@ class GradeCache:
             return
         rows = [(key, grade.model_dump_json()) for key, grade in grades.items()]
         try:
-            with self._conn:
-                self._conn.executemany("INSERT OR REPLACE INTO grades VALUES (?, ?)", rows)
+            write_many(self._conn, "INSERT OR REPLACE INTO grades VALUES (?, ?)", rows)
         except sqlite3.Error as exc:
             self.warning = f"grade cache {self.path} not updated ({exc})"
 

@@ -6,6 +6,7 @@ Answers are not cached here: they are rarely graded twice and would bloat the fi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 import threading
@@ -15,6 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from .embedding import Embedder
+from .sqlite_db import open_db, select_in, write_many
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS vectors "
+    "(embedder TEXT, digest TEXT, vector BLOB, PRIMARY KEY (embedder, digest))"
+)
 
 
 class CachedEmbedder:
@@ -30,14 +37,7 @@ class CachedEmbedder:
     def _connect(self) -> sqlite3.Connection | None:
         if self._conn is None:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS vectors "
-                    "(embedder TEXT, digest TEXT, vector BLOB, PRIMARY KEY (embedder, digest))"
-                )
-                self._conn = conn
+                self._conn = open_db(self.path, _SCHEMA, check_same_thread=False)
             except (OSError, sqlite3.Error):
                 return None  # an unwritable cache dir costs speed, never correctness
         return self._conn
@@ -48,15 +48,16 @@ class CachedEmbedder:
         with self._lock:
             conn = self._connect()
             if conn is not None and digests:
-                unique = sorted(set(digests))
-                for start in range(0, len(unique), 500):
-                    chunk = unique[start : start + 500]
-                    marks = ",".join("?" * len(chunk))
-                    rows = conn.execute(
-                        f"SELECT digest, vector FROM vectors WHERE embedder=? AND digest IN ({marks})",
-                        [self.name, *chunk],
+                try:
+                    rows = select_in(
+                        conn,
+                        "SELECT digest, vector FROM vectors WHERE embedder=? AND digest IN ({marks})",
+                        [self.name],
+                        sorted(set(digests)),
                     )
                     found.update((d, np.frombuffer(v, dtype=np.float32)) for d, v in rows)
+                except sqlite3.Error:
+                    pass  # a locked or damaged cache means computing the vectors again
         missing = sorted(
             {d: t for d, t in zip(digests, texts, strict=True) if d not in found}.items()
         )
@@ -66,17 +67,11 @@ class CachedEmbedder:
             with self._lock:
                 conn = self._connect()
                 if conn is not None:
-                    try:
-                        conn.executemany(
-                            "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                            [
-                                (self.name, d, found[d].astype(np.float32).tobytes())
-                                for d, _ in missing
-                            ],
-                        )
-                        conn.commit()
-                    except sqlite3.Error:
-                        pass
+                    rows = [
+                        (self.name, d, found[d].astype(np.float32).tobytes()) for d, _ in missing
+                    ]
+                    with contextlib.suppress(sqlite3.Error):
+                        write_many(conn, "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
         if not texts:
             return self.inner.encode([])
         return np.stack([found[d] for d in digests]).astype(np.float32)

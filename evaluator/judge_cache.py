@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .sqlite_db import is_contention, open_db
+
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "judge.sqlite3"
@@ -57,18 +59,13 @@ class JudgeCache:
         if self._broken:
             return None
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(_SCHEMA)
-            conn.commit()
-        except (OSError, sqlite3.Error) as exc:
-            self._disable(exc)
-            return None
-        self._local.conn = conn
+        if conn is None:
+            try:
+                conn = open_db(self.path, _SCHEMA)
+            except (OSError, sqlite3.Error) as exc:
+                self._disable(exc)
+                return None
+            self._local.conn = conn
         return conn
 
     def _disable(self, exc: Exception) -> None:
@@ -76,40 +73,47 @@ class JudgeCache:
             log.warning("judge cache %s unusable, continuing without it: %s", self.path, exc)
         self._broken = True
 
+    def _failed(self, action: str, exc: sqlite3.Error) -> None:
+        # Contention with another process (past the 30 s busy timeout) costs one lookup or
+        # one store; anything else (corrupt file, read-only disk) switches the cache off.
+        if is_contention(exc):
+            log.info("judge cache %s busy, %s skipped: %s", self.path, action, exc)
+        else:
+            self._disable(exc)
+
     def get(self, key: str) -> CachedReply | None:
         conn = self._connection()
         if conn is None:
             return None
         try:
-            row = conn.execute(
+            rows = conn.execute(
                 "SELECT reply, prompt_tokens, completion_tokens, latency_ms"
                 " FROM judge_replies WHERE key = ?",
                 (key,),
-            ).fetchone()
+            ).fetchall()  # fetchall ends the read, releasing the snapshot
         except sqlite3.Error as exc:
-            self._disable(exc)
+            self._failed("lookup", exc)
             return None
-        return CachedReply(*row) if row else None
+        return CachedReply(*rows[0]) if rows else None
 
     def put(self, key: str, value: CachedReply) -> None:
         conn = self._connection()
         if conn is None:
             return
         try:
-            with conn:
-                conn.execute(
-                    "INSERT OR REPLACE INTO judge_replies VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        key,
-                        value.reply,
-                        value.prompt_tokens,
-                        value.completion_tokens,
-                        value.latency_ms,
-                        time.time(),
-                    ),
-                )
+            conn.execute(
+                "INSERT OR REPLACE INTO judge_replies VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    value.reply,
+                    value.prompt_tokens,
+                    value.completion_tokens,
+                    value.latency_ms,
+                    time.time(),
+                ),
+            )
         except sqlite3.Error as exc:
-            self._disable(exc)
+            self._failed("store", exc)
 
     def close(self) -> None:
         """Closes this thread's connection (others close when their threads end)."""

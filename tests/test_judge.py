@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,7 @@ from evaluator.judge import (
     public_base_url,
     reply_schema,
 )
-from evaluator.judge_cache import CACHE_FILE
+from evaluator.judge_cache import CACHE_FILE, CachedReply, JudgeCache
 from evaluator.prompts import PromptError, load_judge_prompts
 from evaluator.results import Verdict
 from evaluator.rubric import Rubric
@@ -587,6 +590,40 @@ def test_cache_is_safe_from_a_thread_pool(fake_openai, tmp_path, rubric):
         second = list(pool.map(lambda a: judge.assess(rubric, a), answers))
     assert not any(o.info.cached for o in first) and all(o.info.cached for o in second)
     assert len(fake_openai.chat_requests) == len(answers)
+
+
+def test_fresh_cache_opened_by_many_threads_at_once_stays_usable(tmp_path):
+    # Regression: threads racing to switch a new file to WAL saw "database is locked" and
+    # the cache switched itself off. Each fresh cache had a ~5% chance to lose the race.
+    for n in range(40):
+        cache = JudgeCache(tmp_path / str(n))
+        start = threading.Barrier(6)
+
+        def first_use(i: int, cache: JudgeCache = cache, start: threading.Barrier = start) -> None:
+            start.wait()
+            assert cache.get(f"k{i}") is None
+            cache.put(f"k{i}", CachedReply("{}", 1, 2, 3.0))
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            list(pool.map(first_use, range(6)))
+        assert all(cache.get(f"k{i}") is not None for i in range(6)), f"cache {n} lost writes"
+
+
+def test_cache_shared_by_two_processes(tmp_path):
+    # pre-commit runs hooks in parallel processes: both must read and write one cache file.
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from evaluator.judge_cache import JudgeCache, CachedReply\n"
+        "cache = JudgeCache(Path(sys.argv[1]))\n"
+        "for i in range(200):\n"
+        "    cache.get(f'{sys.argv[2]}{i}')\n"
+        "    cache.put(f'{sys.argv[2]}{i}', CachedReply('{}', None, None, 1.0))\n"
+        "sys.exit(1 if cache._broken else 0)\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), tag]) for tag in "ab"]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    cache = JudgeCache(tmp_path)
+    assert all(cache.get(f"{tag}{i}") for tag in "ab" for i in range(200))
 
 
 # ---------------------------------------------------------------------------- construction
