@@ -3,7 +3,8 @@
 A note names its questions in one of three ways:
 
 - front matter: `question: 7` (or a list, `question: [3, 26]`), the whole body answering each;
-- a heading that names a question: `## Q7`, `## 7. 什么是批量归一化`, `## 问题 7`, `## 第7题`;
+- a heading that names a question: `## Q7`, `## 7. 什么是批量归一化`, `## 问题 7`, `## 第7题`
+  (`#` headings, or text underlined with `===` / `---`);
 - a free-text heading matched to the closest question title (`## 批量归一化`), via
   `RubricSet.find`; when no title is close enough the note says so and the section is skipped.
 
@@ -28,6 +29,11 @@ MatchedBy = Literal["front matter", "heading", "title"]
 
 _HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+# A setext heading: paragraph text underlined with === (level 1) or --- (level 2).
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+# Lines that end a paragraph: list items, block quotes, thematic breaks.
+_BLOCK_START = re.compile(r"^ {0,3}(?:(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)|>|(?:[-*_][ \t]*){3,}$)")
+_INDENTED_CODE = re.compile(r"^(?: {4}|\t)")
 # "Q7", "Question 7", "问题 7", "题目7", "第7题", "#7", each followed by a separator or the end.
 _NAMED = re.compile(
     r"^(?:q|question|问题|题目|第|#)\s*(\d+)\s*题?(?=$|[\s.、:：)）\-–—,，])[\s.、:：)）\-–—,，]*(.*)$",
@@ -64,7 +70,8 @@ class Note:
 
 @dataclass(frozen=True)
 class _Heading:
-    index: int  # 0-based line index in the file
+    index: int  # 0-based line index in the file of its (first) text line
+    body: int  # 0-based line index where its body starts
     level: int
     text: str
 
@@ -121,6 +128,7 @@ def _split_front_matter(lines: list[str], path: Path) -> tuple[dict[str, object]
 def _headings(lines: list[str], start: int) -> list[_Heading]:
     found: list[_Heading] = []
     fence: str | None = None
+    paragraph: int | None = None  # first line of the paragraph a setext underline would head
     for i in range(start, len(lines)):
         line = lines[i]
         marks = _FENCE.match(line)
@@ -131,11 +139,21 @@ def _headings(lines: list[str], start: int) -> list[_Heading]:
                 fence = None
             continue
         if marks:
-            fence = marks.group(1)
+            fence, paragraph = marks.group(1), None
             continue
         m = _HEADING.match(line)
+        underline = _SETEXT.match(line)
         if m:
-            found.append(_Heading(i, len(m.group(1)), _plain(m.group(2) or "")))
+            found.append(_Heading(i, i + 1, len(m.group(1)), _plain(m.group(2) or "")))
+            paragraph = None
+        elif underline and paragraph is not None:
+            text = _plain(" ".join(lines[paragraph:i]))
+            found.append(_Heading(paragraph, i + 1, 1 if underline.group(1)[0] == "=" else 2, text))
+            paragraph = None
+        elif not line.strip() or _BLOCK_START.match(line):
+            paragraph = None  # blank lines, lists, quotes and rules end a paragraph
+        elif paragraph is None and not _INDENTED_CODE.match(line):
+            paragraph = i
     return found
 
 
@@ -158,7 +176,7 @@ def _section(lines: list[str], headings: list[_Heading], pos: int) -> str:
         if later.level <= head.level:
             end = later.index
             break
-    return "\n".join(lines[head.index + 1 : end]).strip()
+    return "\n".join(lines[head.body : end]).strip()
 
 
 # ---------------------------------------------------------------------------- resolving

@@ -281,6 +281,41 @@ def test_headings_inside_code_fences_are_code(rubrics: RubricSet) -> None:
     assert "# Q8 is a comment" in note.answers[0].text and note.answers[0].text.endswith("结束。")
 
 
+def test_underlined_headings_name_questions_like_hash_headings(rubrics: RubricSet) -> None:
+    text = (
+        "第二周复习\n=========\n\n"
+        "Q7 批量归一化\n-----------\n" + BN_ANSWER + "\n\n"
+        "模型蒸馏\n---\n教师模型教学生模型。\n"
+    )
+    note = parse(text, rubrics)
+    assert [(a.rubric.number, a.matched_by, a.line) for a in note.answers] == [
+        (7, "heading", 4),
+        (11, "title", 8),
+    ]
+    assert [a.text for a in note.answers] == [BN_ANSWER, "教师模型教学生模型。"]
+
+
+def test_a_paragraph_of_several_lines_can_be_underlined(rubrics: RubricSet) -> None:
+    note = parse("问题 8：\n如何处理模型过拟合？\n===\n早停。\n", rubrics)
+    assert [(a.rubric.number, a.line, a.text) for a in note.answers] == [(8, 1, "早停。")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "## Q7\n开头。\n\n---\n\nQ8\n",  # a rule after a blank line
+        "## Q7\n- 列表项 Q8\n---\n",  # a list item is not a paragraph
+        "## Q7\n> 引用 Q8\n---\n",  # nor is a quote
+        "## Q7\n    Q8 缩进代码\n---\n",  # nor indented code
+        "## Q7\n```\nQ8\n---\n```\n",  # nor a fenced block
+    ],
+)
+def test_rules_that_underline_no_paragraph_are_not_headings(rubrics: RubricSet, text: str) -> None:
+    note = parse(text, rubrics)
+    assert [a.rubric.number for a in note.answers] == [7]
+    assert "---" in note.answers[0].text
+
+
 def test_empty_section_is_an_empty_answer(rubrics: RubricSet) -> None:
     note = parse("## Q7\n\n## Q8\n早停。\n", rubrics)
     assert [(a.rubric.number, a.text) for a in note.answers] == [(7, ""), (8, "早停。")]
