@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 # Bump when what a cached grade means changes in a way the code digest below cannot see.
 CACHE_FORMAT = 1
 CACHE_FILE = "check-grades.sqlite3"
+CACHE_LIMIT = 5000  # grades kept (a few KB each); the oldest are dropped beyond that
 
 
 class _Model(BaseModel):
@@ -139,8 +140,9 @@ def cache_key(answer: str, rubric_hash: str, context: str) -> str:
 class GradeCache:
     """Grades by cache key in sqlite. An unusable cache file costs speed, never correctness."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, limit: int = CACHE_LIMIT) -> None:
         self.path = path
+        self.limit = limit
         self.warning: str | None = None
         self._conn: sqlite3.Connection | None = None
         if path is None:
@@ -175,6 +177,12 @@ class GradeCache:
         rows = [(key, grade.model_dump_json()) for key, grade in grades.items()]
         try:
             write_many(self._conn, "INSERT OR REPLACE INTO grades VALUES (?, ?)", rows)
+            # Keep the newest grades only: every edit of a note adds one, and old ones rarely
+            # come back. Rowids grow with each insert (and each replace), so they order by age.
+            self._conn.execute(
+                "DELETE FROM grades WHERE rowid <= (SELECT max(rowid) FROM grades) - ?",
+                (self.limit,),
+            )
         except sqlite3.Error as exc:
             self.warning = f"grade cache {self.path} not updated ({exc})"
 

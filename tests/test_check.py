@@ -15,8 +15,9 @@ from test_notes import write_rubrics
 
 import evaluator.embedding
 import evaluator.grader
-from evaluator.check import CheckReport, check_files
+from evaluator.check import CheckReport, GradeCache, check_files
 from evaluator.cli import main
+from evaluator.results import Grade
 from evaluator.settings import ENV_VARS, Settings, load_settings
 
 pytest_plugins = ["fake_openai"]
@@ -230,6 +231,26 @@ def test_threshold_default_is_60(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- cache
+
+
+def test_grade_cache_keeps_only_the_newest_grades(tmp_path: Path) -> None:
+    grade = Grade(
+        question_id="q",
+        question_title="t",
+        score=50,
+        band="fair",
+        method="embedding",
+        method_reason="no judge configured",
+        key_points=[],
+        embedder="hashing",
+    )
+    cache = GradeCache(tmp_path / "grades.sqlite3", limit=3)
+    for batch in (["a", "b"], ["c", "d"], ["e"]):
+        cache.put_many(dict.fromkeys(batch, grade))
+    assert sorted(cache.get_many("abcde")) == ["c", "d", "e"]
+    cache.put_many({"a": grade})  # a grade stored again is new again
+    assert sorted(cache.get_many("abcde")) == ["a", "d", "e"]
+    assert cache.warning is None
 
 
 def test_unchanged_notes_are_graded_from_cache_without_any_embedder(
