@@ -33,6 +33,7 @@ from .prompts import JudgePrompts, load_judge_prompts
 from .results import JudgeInfo, Verdict
 from .rubric import Rubric
 from .settings import Settings
+from .text import one_line
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -291,10 +292,6 @@ def _quote_in_answer(quote: str, answer: str) -> bool:
     return bool(pieces) and all(p in haystack for p in pieces)
 
 
-def _one_line(text: str, limit: int = 200) -> str:
-    return " ".join(str(text).split())[:limit]
-
-
 # ---------------------------------------------------------------------------- the judge
 
 
@@ -413,7 +410,7 @@ class Judge:
     ) -> JudgeOutcome:
         texts = {k.id: k.text for k in rubric.key_points}
         spans = injection_spans(answer)
-        reasons = [f"{label}: '{_one_line(span, 40)}'" for label, span in spans]
+        reasons = [f"{label}: '{one_line(span, 40)}'" for label, span in spans]
         if reply.instructs_grader:
             reasons.append("the judge says the answer tries to instruct the grader")
         judgements: dict[str, KeyPointJudgement] = {}
@@ -524,7 +521,7 @@ class Judge:
             return f"{where}: model '{self.model}' or endpoint not found (HTTP 404)"
         if isinstance(exc, openai.APIStatusError):
             return f"{where} failed with HTTP {exc.status_code} ({tries}): {_api_message(exc)}"
-        return f"{where} failed: {_one_line(exc.__class__.__name__ + ': ' + str(exc))}"
+        return f"{where} failed: {one_line(exc.__class__.__name__ + ': ' + str(exc), 200)}"
 
 
 UNSUPPORTED_CREDIT = (
@@ -603,8 +600,8 @@ def _api_message(exc: Any) -> str:
         inner = body.get("error", body)
         message = inner.get("message") if isinstance(inner, dict) else inner
         if message:
-            return _one_line(str(message))
-    return _one_line(getattr(exc, "message", "") or str(exc))
+            return one_line(str(message), 200)
+    return one_line(getattr(exc, "message", "") or str(exc), 200)
 
 
 def _connection_reason(exc: BaseException) -> str:
@@ -625,7 +622,7 @@ def _connection_reason(exc: BaseException) -> str:
         return "the server closed the connection mid-response"
     if isinstance(chain[-1], ConnectionResetError) or "reset" in text:
         return "connection reset by the server"
-    return _one_line(str(chain[-1]) or type(chain[-1]).__name__)
+    return one_line(str(chain[-1]) or type(chain[-1]).__name__, 200)
 
 
 def make_judge(
