@@ -72,6 +72,17 @@ class _Prepared:
     offset: int = 0  # where this answer's rows start in the batch matrix
 
 
+@dataclass
+class _Evidence:
+    """What the embeddings found in one answer, before any judge."""
+
+    similarity: np.ndarray  # best similarity per key point
+    evidence: list[str | None]  # the matching unit per key point
+    misconceptions: list[MisconceptionHit]
+    topicality: float
+    flags: list[Flag]
+
+
 class Grader:
     def __init__(
         self,
@@ -206,75 +217,11 @@ class Grader:
         embed_ms: float,
     ) -> Grade:
         started = time.perf_counter()
-        rubric, cal = p.rubric, self.calibration
-        rv = self.rubric_vectors(rubric)
-        flags: list[Flag] = []
-        weights = np.array([k.weight for k in rubric.key_points], dtype=np.float32)
-
-        if not p.units:
-            flags.append(Flag.EMPTY)
-            sims = np.zeros(len(rubric.key_points), dtype=np.float32)
-            evidence: list[str | None] = [None] * len(rubric.key_points)
-            mis_hits: list[MisconceptionHit] = []
-            topical = 0.0
-        else:
-            if p.truncated:
-                flags.append(Flag.TRUNCATED)
-            cand = vectors[p.offset : p.offset + len(p.candidates)]
-            whole = vectors[p.offset + len(p.candidates)]
-            # Compared without the question's direction: restating the question earns nothing.
-            match = coverage.best_matches(rv.key_points, cand, question=rv.topic[0])
-            sims = match.similarity
-            evidence = [p.candidates[i] for i in match.index]
-            # Misconceptions are matched against sentences and their clauses.
-            claims = p.units + p.clauses
-            start = p.offset + len(p.candidates) + 1
-            claim_vectors = np.vstack(
-                [cand[: len(p.units)], vectors[start : start + len(p.clauses)]]
-            )
-            mis_hits = [
-                MisconceptionHit(
-                    id=rubric.misconceptions[h.index].id,
-                    text=rubric.misconceptions[h.index].text,
-                    penalty=rubric.misconceptions[h.index].penalty,
-                    source="embedding",
-                    similarity=round(h.similarity, 4),
-                    evidence=claims[h.unit],
-                )
-                for h in coverage.misconception_matches(
-                    rv.misconceptions, claim_vectors, rv.key_points, cal, len(p.units)
-                )
-            ]
-            topical = max(coverage.topicality(whole, t) for t in rv.topic)
-            if topical < cal.off_topic:
-                flags.append(Flag.OFF_TOPIC)
-
-        if p.units:
-            lex = coverage.lexical_features(
-                [k.text for k in rubric.key_points], rubric.question, p.answer, p.units
-            )
-            emb_credit = cal.credit(sims, lex.key_points, lex.length)
-            contradicted = lex.contradicted  # opposite verdict on a true/false statement
-            emb_credit[contradicted] = 0.0
-        else:
-            emb_credit = np.zeros_like(sims)
-            contradicted = np.zeros(len(sims), dtype=bool)
-        results = [
-            KeyPointResult(
-                id=k.id,
-                label=k.label,
-                text=k.text,
-                weight=k.weight,
-                credit=float(c),
-                status=Status.CONTRADICTED if x else self._status(float(c)),
-                embedding_credit=float(c),
-                similarity=round(float(s), 4) if p.units else None,
-                evidence=e,
-            )
-            for k, c, s, e, x in zip(
-                rubric.key_points, emb_credit, sims, evidence, contradicted, strict=True
-            )
-        ]
+        rubric = p.rubric
+        seen = self._embedding_evidence(p, vectors)
+        flags = seen.flags
+        results = self._embedding_results(p, seen)
+        mis_hits = seen.misconceptions
 
         judge_info = None
         if isinstance(outcome, JudgeError) or outcome is None:
@@ -295,12 +242,7 @@ class Grader:
         if mis_hits:
             flags.append(Flag.MISCONCEPTION)
 
-        score = coverage.weighted_score(weights, np.array([r.credit for r in results]))
-        score -= sum(h.penalty for h in mis_hits)
-        if Flag.OFF_TOPIC in flags:
-            score = min(score, cal.off_topic_cap)
-        score = float(np.clip(score, 0.0, 100.0)) if p.units else 0.0
-        score = round(score, 1)
+        score = self._score(p, results, mis_hits, flags)
         timings = {"embed_ms": round(embed_ms, 2)}
         if judge_info is not None:
             timings["judge_ms"] = round(judge_info.latency_ms, 1)
@@ -320,8 +262,90 @@ class Grader:
             embedder=self.embedder.name,
             judge=judge_info,
             timings_ms=timings,
-            topicality=round(topical, 4),
+            topicality=round(seen.topicality, 4),
         )
+
+    def _embedding_evidence(self, p: _Prepared, vectors: np.ndarray) -> _Evidence:
+        """Best unit per key point, misconceptions matched, topicality: what embeddings see."""
+        rubric, cal = p.rubric, self.calibration
+        if not p.units:
+            empty = np.zeros(len(rubric.key_points), dtype=np.float32)
+            return _Evidence(empty, [None] * len(rubric.key_points), [], 0.0, [Flag.EMPTY])
+        rv = self.rubric_vectors(rubric)
+        flags = [Flag.TRUNCATED] if p.truncated else []
+        cand = vectors[p.offset : p.offset + len(p.candidates)]
+        whole = vectors[p.offset + len(p.candidates)]
+        # Compared without the question's direction: restating the question earns nothing.
+        match = coverage.best_matches(rv.key_points, cand, question=rv.topic[0])
+        # Misconceptions are matched against sentences and their clauses.
+        claims = p.units + p.clauses
+        start = p.offset + len(p.candidates) + 1
+        claim_vectors = np.vstack([cand[: len(p.units)], vectors[start : start + len(p.clauses)]])
+        mis_hits = [
+            MisconceptionHit(
+                id=rubric.misconceptions[h.index].id,
+                text=rubric.misconceptions[h.index].text,
+                penalty=rubric.misconceptions[h.index].penalty,
+                source="embedding",
+                similarity=round(h.similarity, 4),
+                evidence=claims[h.unit],
+            )
+            for h in coverage.misconception_matches(
+                rv.misconceptions, claim_vectors, rv.key_points, cal, len(p.units)
+            )
+        ]
+        topical = max(coverage.topicality(whole, t) for t in rv.topic)
+        if topical < cal.off_topic:
+            flags.append(Flag.OFF_TOPIC)
+        evidence: list[str | None] = [p.candidates[i] for i in match.index]
+        return _Evidence(match.similarity, evidence, mis_hits, topical, flags)
+
+    def _embedding_results(self, p: _Prepared, seen: _Evidence) -> list[KeyPointResult]:
+        """Per key point: calibrated credit from similarity and lexical features."""
+        rubric, sims = p.rubric, seen.similarity
+        if p.units:
+            lex = coverage.lexical_features(
+                [k.text for k in rubric.key_points], rubric.question, p.answer, p.units
+            )
+            credit = self.calibration.credit(sims, lex.key_points, lex.length)
+            contradicted = lex.contradicted  # opposite verdict on a true/false statement
+            credit[contradicted] = 0.0
+        else:
+            credit = np.zeros_like(sims)
+            contradicted = np.zeros(len(sims), dtype=bool)
+        return [
+            KeyPointResult(
+                id=k.id,
+                label=k.label,
+                text=k.text,
+                weight=k.weight,
+                credit=float(c),
+                status=Status.CONTRADICTED if x else self._status(float(c)),
+                embedding_credit=float(c),
+                similarity=round(float(s), 4) if p.units else None,
+                evidence=e,
+            )
+            for k, c, s, e, x in zip(
+                rubric.key_points, credit, sims, seen.evidence, contradicted, strict=True
+            )
+        ]
+
+    def _score(
+        self,
+        p: _Prepared,
+        results: list[KeyPointResult],
+        mis_hits: list[MisconceptionHit],
+        flags: list[Flag],
+    ) -> float:
+        """Weighted credit, less misconception penalties, capped when off topic; 0 when empty."""
+        if not p.units:
+            return 0.0
+        weights = np.array([k.weight for k in p.rubric.key_points], dtype=np.float32)
+        score = coverage.weighted_score(weights, np.array([r.credit for r in results]))
+        score -= sum(h.penalty for h in mis_hits)
+        if Flag.OFF_TOPIC in flags:
+            score = min(score, self.calibration.off_topic_cap)
+        return round(float(np.clip(score, 0.0, 100.0)), 1)
 
     def _status(self, credit: float) -> Status:
         if credit >= self.calibration.covered:
