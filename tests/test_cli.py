@@ -9,29 +9,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_batch import RUBRIC_YAML, write_rubrics
 
 from evaluator.cli import main
-
-RUBRIC_YAML = """\
-document: t
-rubrics:
-- id: t-q7
-  number: 7
-  title: 什么是批量归一化（Batch Normalization）？
-  question: 请解释批量归一化的概念和作用。
-  reference_answer: 批量归一化对每一层的输入按批次做标准化，然后缩放平移。它能加速训练。
-  key_points:
-  - {id: k1, label: 标准化, text: 对每一层的输入按小批量计算均值和方差做标准化, weight: 2}
-  - {id: k2, label: 加速训练, text: 可以使用更大的学习率，加速训练收敛}
-"""
 
 
 @pytest.fixture
 def rubrics(tmp_path: Path) -> Path:
-    folder = tmp_path / "rubrics"
-    folder.mkdir()
-    (folder / "t.yaml").write_text(RUBRIC_YAML, encoding="utf-8")
-    return folder
+    return write_rubrics(tmp_path / "rubrics")
 
 
 def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
