@@ -21,10 +21,17 @@ import json
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from .errors import EvaluatorError, JudgeError
 from .injection import fold_lookalikes, injection_spans, neutralise_delimiter
@@ -85,19 +92,18 @@ class JudgeOutcome(BaseModel):
 # ---------------------------------------------------------------------------- the reply
 
 
+# Small models write `null` for a text they leave out; that is an empty text, not an error.
+_Text = Annotated[str, BeforeValidator(lambda value: "" if value is None else value)]
+
+
 class ReplyVerdict(BaseModel):
     """One key point as the judge writes it: evidence and reason before the verdict."""
 
     model_config = ConfigDict(extra="ignore")
 
-    evidence: str = ""
-    reason: str = ""
+    evidence: _Text = ""
+    reason: _Text = ""
     verdict: Verdict
-
-    @field_validator("evidence", "reason", mode="before")
-    @classmethod
-    def _none_is_empty(cls, value: Any) -> Any:
-        return "" if value is None else value
 
     @field_validator("verdict", mode="before")
     @classmethod
@@ -121,16 +127,11 @@ class JudgeReply(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    reasoning: str = ""
+    reasoning: _Text = ""
     key_points: list[ReplyKeyPoint]
     misconceptions: list[str] = Field(default_factory=list)
     instructs_grader: bool = False
-    comment: str = ""
-
-    @field_validator("reasoning", "comment", mode="before")
-    @classmethod
-    def _none_is_empty(cls, value: Any) -> Any:
-        return "" if value is None else value
+    comment: _Text = ""
 
     @field_validator("misconceptions", mode="before")
     @classmethod
