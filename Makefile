@@ -37,12 +37,12 @@ demo: $(VENV)/.installed-core
 	@echo "Graded CSV: $(DEMO_OUT)/answers-graded.csv   Report: $(DEMO_OUT)/report.html"
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check evaluator tests benchmarks scripts
-	$(BIN)/ruff format --check evaluator tests benchmarks scripts
+	$(BIN)/ruff check evaluator tests benchmarks scripts/judge-server
+	$(BIN)/ruff format --check evaluator tests benchmarks scripts/judge-server
 
 format: $(VENV)/.installed-dev
-	$(BIN)/ruff format evaluator tests benchmarks scripts
-	$(BIN)/ruff check --fix evaluator tests benchmarks scripts
+	$(BIN)/ruff format evaluator tests benchmarks scripts/judge-server
+	$(BIN)/ruff check --fix evaluator tests benchmarks scripts/judge-server
 
 # Builds llama.cpp's llama-server and assembles the judge model (cached in JUDGE_HOME).
 judge-server-build: $(VENV)/.installed-dev
@@ -57,8 +57,8 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 test: $(VENV)/.installed-dev judge-server-build browser
-	$(BIN)/ruff check evaluator tests benchmarks scripts
-	$(BIN)/ruff format --check evaluator tests benchmarks scripts
+	$(BIN)/ruff check evaluator tests benchmarks scripts/judge-server
+	$(BIN)/ruff format --check evaluator tests benchmarks scripts/judge-server
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 clean:

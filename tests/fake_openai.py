@@ -8,7 +8,7 @@ its JSON body, headers and arrival time, so tests can check what the client sent
         fake_openai.reply('{"key_points": [...]}')
         judge = Judge(Settings(judge_model="m", judge_base_url=fake_openai.base_url))
 
-Use it from a test module with `pytest_plugins = ["fake_openai"]` (conftest.py is shared).
+Use it from a test module with `pytest_plugins = ["tests.fake_openai"]` (conftest.py is shared).
 PYTEST_DONT_REWRITE: test modules import this before pytest registers it as a plugin.
 """
 

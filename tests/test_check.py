@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from fake_openai import FakeOpenAI, closed_port, judge_json
-from test_notes import write_rubrics
 
 import evaluator.embedding
 import evaluator.grader
@@ -19,8 +17,10 @@ from evaluator.check import CheckReport, GradeCache, check_files
 from evaluator.cli import main
 from evaluator.results import Grade
 from evaluator.settings import ENV_VARS, Settings, load_settings
+from tests.fake_openai import FakeOpenAI, closed_port, judge_json
+from tests.test_notes import write_rubrics
 
-pytest_plugins = ["fake_openai"]
+pytest_plugins = ["tests.fake_openai"]
 
 GOOD_BN = """\
 # 批量归一化

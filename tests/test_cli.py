@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_batch import RUBRIC_YAML, write_rubrics
 
 from evaluator.cli import main
+from tests.test_batch import RUBRIC_YAML, write_rubrics
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_openai import FakeOpenAI, closed_port, judge_json
 from pydantic import SecretStr
 
 from evaluator.errors import EvaluatorError, JudgeError
@@ -28,8 +27,9 @@ from evaluator.prompts import PromptError, load_judge_prompts
 from evaluator.results import Verdict
 from evaluator.rubric import Rubric
 from evaluator.settings import Settings
+from tests.fake_openai import FakeOpenAI, closed_port, judge_json
 
-pytest_plugins = ["fake_openai"]
+pytest_plugins = ["tests.fake_openai"]
 
 SECRET = "sk-test-DO-NOT-LEAK-1234567890"
 GOOD = "模型蒸馏是把大的教师模型的知识迁移到小的学生模型，学生模型更小、推理更快。"

@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_check import GOOD_BN, WEAK_BN
-from test_notes import write_rubrics
 
 from evaluator.settings import ENV_VARS
+from tests.test_check import GOOD_BN, WEAK_BN
+from tests.test_notes import write_rubrics
 
 PROJECT = Path(__file__).resolve().parents[1]
 EXAMPLES = PROJECT / "examples" / "notes"

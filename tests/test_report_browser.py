@@ -12,11 +12,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_batch import EN_GOOD, ZH_GOOD, write_csv, write_rubrics
 
 from evaluator.batch import BatchOptions, run_batch
 from evaluator.report import MAX_MISSED_KEYS, RowView, Summary, render_html
 from evaluator.settings import Settings
+from tests.test_batch import EN_GOOD, ZH_GOOD, write_csv, write_rubrics
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> </svg></text> & "q"'
 
