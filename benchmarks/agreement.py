@@ -19,8 +19,8 @@ import time
 
 from datasets import DATASETS, load, memo_embedder, naive_cosines
 
-from evaluator.agreement import pearson, run, spearman
-from evaluator.grader import Grader
+from evaluator.runs.agreement import pearson, run, spearman
+from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
 
 

@@ -40,9 +40,9 @@ def fmt(times: list[float]) -> str:
 
 
 def embedding_part(args: argparse.Namespace) -> bool:
-    from evaluator.batch import BatchOptions, run_batch
-    from evaluator.grader import TOPIC_CHARS, Grader
-    from evaluator.rubric import adhoc_rubric
+    from evaluator.rubrics.model import adhoc_rubric
+    from evaluator.runs.batch.job import BatchOptions, run_batch
+    from evaluator.scoring.grader import TOPIC_CHARS, Grader
     from evaluator.settings import Settings
     from evaluator.text import is_blank, normalise, split_units, windows
 
@@ -131,9 +131,9 @@ def judge_part(args: argparse.Namespace) -> bool:
     sys.path.insert(0, str(PROJECT / "tests"))
     from fake_openai import FakeOpenAI, Step, judge_json
 
-    from evaluator.batch import BatchOptions, run_batch
-    from evaluator.grader import Grader
-    from evaluator.rubric import load_rubrics
+    from evaluator.rubrics.model import load_rubrics
+    from evaluator.runs.batch.job import BatchOptions, run_batch
+    from evaluator.scoring.grader import Grader
     from evaluator.settings import Settings
 
     rubric = next(r for r in load_rubrics(PROJECT / "rubrics") if r.number == 7)

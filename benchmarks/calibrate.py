@@ -51,8 +51,8 @@ from datasets import (
     question_folds,
 )
 
-from evaluator import coverage
-from evaluator.agreement import (
+from evaluator.rubrics.model import Rubric
+from evaluator.runs.agreement import (
     AgreementRow,
     agreement,
     kappa_levels,
@@ -60,9 +60,9 @@ from evaluator.agreement import (
     rubrics_for,
     spearman,
 )
-from evaluator.calibration import CALIBRATIONS, FALLBACK, Calibration
-from evaluator.grader import MAX_UNITS, Grader
-from evaluator.rubric import Rubric
+from evaluator.scoring import coverage
+from evaluator.scoring.calibration import CALIBRATIONS, FALLBACK, Calibration
+from evaluator.scoring.grader import MAX_UNITS, Grader
 from evaluator.settings import Settings
 from evaluator.text import content_tokens, normalise, split_units
 

@@ -22,8 +22,8 @@ EMBEDDERS = ("use-multilingual", "sentence-transformers:all-MiniLM-L6-v2", "hash
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(PROJECT))
 
-from evaluator.agreement import AgreementRow, read_rows  # noqa: E402
-from evaluator.embedding import Embedder, get_embedder  # noqa: E402
+from evaluator.runs.agreement import AgreementRow, read_rows  # noqa: E402
+from evaluator.scoring.embedding.backends import Embedder, get_embedder  # noqa: E402
 
 
 def load(name: str, data: Path = DATA) -> list[AgreementRow]:
@@ -79,7 +79,7 @@ def memo_embedder(name: str, persist: bool = False) -> MemoEmbedder:
 
 def naive_cosines(embedder: Embedder, rows: Sequence[AgreementRow]) -> np.ndarray:
     """The baseline: cosine of the whole answer with the whole reference answer, no rubric."""
-    from evaluator.grader import TOPIC_CHARS
+    from evaluator.scoring.grader import TOPIC_CHARS
     from evaluator.text import normalise
 
     answers = [normalise(r.answer)[:TOPIC_CHARS] for r in rows]

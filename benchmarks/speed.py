@@ -22,9 +22,9 @@ import time
 
 from datasets import PROJECT
 
-from evaluator.embedding import get_embedder
-from evaluator.grader import Grader
-from evaluator.rubric import load_rubrics
+from evaluator.rubrics.model import load_rubrics
+from evaluator.scoring.embedding.backends import get_embedder
+from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
 
 TARGET_MS = 50.0

@@ -13,18 +13,18 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "Grader": "grader",
-    "Grade": "results",
-    "Flag": "results",
-    "Status": "results",
-    "Rubric": "rubric",
-    "KeyPoint": "rubric",
-    "Misconception": "rubric",
-    "RubricSet": "rubric",
-    "load_rubrics": "rubric",
+    "Grader": "scoring.grader",
+    "Grade": "grade",
+    "Flag": "grade",
+    "Status": "grade",
+    "Rubric": "rubrics.model",
+    "KeyPoint": "rubrics.model",
+    "Misconception": "rubrics.model",
+    "RubricSet": "rubrics.model",
+    "load_rubrics": "rubrics.model",
     "Settings": "settings",
     "load_settings": "settings",
-    "get_embedder": "embedding",
+    "get_embedder": "scoring.embedding.backends",
     "EvaluatorError": "errors",
 }
 

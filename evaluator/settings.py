@@ -14,7 +14,7 @@ from typing import Any
 from platformdirs import user_cache_dir
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from .errors import EvaluatorError
+from evaluator.errors import EvaluatorError
 
 DEFAULT_EMBEDDER = "use-multilingual"
 

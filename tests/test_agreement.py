@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from evaluator.agreement import (
+from evaluator.cli import main
+from evaluator.errors import InputError
+from evaluator.rubrics.model import load_rubrics
+from evaluator.runs.agreement import (
     AgreementRow,
     compare,
     kappa_levels,
@@ -24,9 +27,6 @@ from evaluator.agreement import (
     spearman,
     to_levels,
 )
-from evaluator.cli import main
-from evaluator.errors import InputError
-from evaluator.rubric import load_rubrics
 
 COLUMNS = ["id", "dataset", "question_id", "question", "reference_answer", "answer"]
 COLUMNS += ["human_score", "max_score", "grader_a", "grader_b"]

@@ -16,15 +16,21 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from evaluator import batch as batch_module
-from evaluator.batch import GRADE_COLUMNS, BatchOptions, output_header, prepare_batch, run_batch
 from evaluator.cli import main
-from evaluator.csvio import open_table, resolve_columns
 from evaluator.errors import EvaluatorError, InputError, JudgeError
-from evaluator.grader import Grader
-from evaluator.judge import JudgeOutcome, KeyPointJudgement
-from evaluator.results import Grade, JudgeInfo, Verdict
-from evaluator.rubric import Rubric, load_rubrics
+from evaluator.grade import Grade, JudgeInfo, Verdict
+from evaluator.judge.client import JudgeOutcome, KeyPointJudgement
+from evaluator.rubrics.model import Rubric, load_rubrics
+from evaluator.runs.batch import job as batch_module
+from evaluator.runs.batch.job import (
+    GRADE_COLUMNS,
+    BatchOptions,
+    output_header,
+    prepare_batch,
+    run_batch,
+)
+from evaluator.runs.batch.table import open_table, resolve_columns
+from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
 
 RUBRIC_YAML = """\

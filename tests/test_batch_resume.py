@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from evaluator.batch import BatchOptions, run_batch
 from evaluator.cli import main
 from evaluator.errors import InputError
-from evaluator.grader import Grader
+from evaluator.runs.batch.job import BatchOptions, run_batch
+from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
 from tests.test_batch import EN_GOOD, ZH_GOOD, write_csv, write_rubrics
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from evaluator.calibration import CALIBRATIONS, FALLBACK, Calibration, calibration_for
+from evaluator.scoring.calibration import CALIBRATIONS, FALLBACK, Calibration, calibration_for
 
 
 def test_ramp_is_zero_below_low_one_above_high_linear_between() -> None:

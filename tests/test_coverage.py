@@ -8,11 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from evaluator import coverage
-from evaluator.calibration import Calibration
-from evaluator.grader import Grader
-from evaluator.results import Flag
-from evaluator.rubric import KeyPoint, Misconception, Rubric
+from evaluator.grade import Flag
+from evaluator.rubrics.model import KeyPoint, Misconception, Rubric
+from evaluator.scoring import coverage
+from evaluator.scoring.calibration import Calibration
+from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
 from evaluator.text import content_tokens
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.compile import build, compile_markdown
 from evaluator.errors import RubricError
-from evaluator.rubric import Rubric, RubricDocument, load_document
+from evaluator.rubrics.compile import build, compile_markdown
+from evaluator.rubrics.model import Rubric, RubricDocument, load_document
 
 REPO = Path(__file__).resolve().parent.parent
 RUBRIC_FILE = REPO / "rubrics" / "llm-training.yaml"

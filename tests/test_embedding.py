@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluator.embedding import HashingEmbedder, get_embedder
-from evaluator.embedding_cache import CachedEmbedder
 from evaluator.errors import EvaluatorError
+from evaluator.scoring.embedding.backends import HashingEmbedder, get_embedder
+from evaluator.scoring.embedding.cache import CachedEmbedder
 
 
 def test_hashing_is_deterministic_normalised_and_lexical() -> None:

@@ -8,10 +8,10 @@ import time
 import pytest
 
 from evaluator.errors import JudgeError
-from evaluator.grader import Grader
-from evaluator.judge import JudgeOutcome, KeyPointJudgement
-from evaluator.results import Flag, JudgeInfo, Status, Verdict
-from evaluator.rubric import KeyPoint, Misconception, Rubric
+from evaluator.grade import Flag, JudgeInfo, Status, Verdict
+from evaluator.judge.client import JudgeOutcome, KeyPointJudgement
+from evaluator.rubrics.model import KeyPoint, Misconception, Rubric
+from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
 
 RUBRIC = Rubric(

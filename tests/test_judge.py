@@ -14,18 +14,18 @@ import pytest
 from pydantic import SecretStr
 
 from evaluator.errors import EvaluatorError, JudgeError
-from evaluator.injection import detect_injection, neutralise_delimiter
-from evaluator.judge import (
+from evaluator.grade import Verdict
+from evaluator.judge.cache import CACHE_FILE, CachedReply, JudgeCache
+from evaluator.judge.client import (
     Judge,
     extract_json,
     make_judge,
     public_base_url,
     reply_schema,
 )
-from evaluator.judge_cache import CACHE_FILE, CachedReply, JudgeCache
-from evaluator.prompts import PromptError, load_judge_prompts
-from evaluator.results import Verdict
-from evaluator.rubric import Rubric
+from evaluator.judge.injection import detect_injection, neutralise_delimiter
+from evaluator.judge.prompts import PromptError, load_judge_prompts
+from evaluator.rubrics.model import Rubric
 from evaluator.settings import Settings
 from tests.fake_openai import FakeOpenAI, closed_port, judge_json
 
@@ -613,7 +613,7 @@ def test_cache_shared_by_two_processes(tmp_path):
     # pre-commit runs hooks in parallel processes: both must read and write one cache file.
     script = (
         "import sys; from pathlib import Path\n"
-        "from evaluator.judge_cache import JudgeCache, CachedReply\n"
+        "from evaluator.judge.cache import JudgeCache, CachedReply\n"
         "cache = JudgeCache(Path(sys.argv[1]))\n"
         "for i in range(200):\n"
         "    cache.get(f'{sys.argv[2]}{i}')\n"

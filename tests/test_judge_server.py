@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from evaluator.errors import QuestionNotFound, RubricError
-from evaluator.judge import Judge, JudgeOutcome
-from evaluator.results import Verdict
-from evaluator.rubric import Rubric, load_rubrics
+from evaluator.grade import Verdict
+from evaluator.judge.client import Judge, JudgeOutcome
+from evaluator.rubrics.model import Rubric, load_rubrics
 from evaluator.settings import Settings
 from tests.helpers import in_ci, load_judge_server_script
 

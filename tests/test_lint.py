@@ -10,10 +10,10 @@ import yaml
 from click.testing import CliRunner
 
 from evaluator.cli import main
-from evaluator.compile import build, compile_markdown
 from evaluator.errors import RubricError
-from evaluator.lint import Finding, lint, lint_path
-from evaluator.rubric import KeyPoint, Rubric, RubricDocument, RubricSet, load_rubrics
+from evaluator.rubrics.compile import build, compile_markdown
+from evaluator.rubrics.lint import Finding, lint, lint_path
+from evaluator.rubrics.model import KeyPoint, Rubric, RubricDocument, RubricSet, load_rubrics
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_7ace44ecab84a0b1.txt"
 

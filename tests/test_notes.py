@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from evaluator.errors import InputError
-from evaluator.notes import Note, explicit_number, load_note, parse_note, read_note
-from evaluator.rubric import RubricSet, load_rubrics
+from evaluator.rubrics.model import RubricSet, load_rubrics
+from evaluator.runs.check.notes import Note, explicit_number, load_note, parse_note, read_note
 
 # A few of the seed's questions (seeds/000_7ace44ecab84a0b1.txt), with key points written from
 # its reference answers. Shared with test_check.py and test_precommit_e2e.py.

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluator.embedding import get_embedder
-from evaluator.grader import Grader
-from evaluator.rubric import KeyPoint, Misconception, Rubric, RubricSet, load_rubrics
+from evaluator.rubrics.model import KeyPoint, Misconception, Rubric, RubricSet, load_rubrics
+from evaluator.scoring.embedding.backends import get_embedder
+from evaluator.scoring.grader import Grader
 from evaluator.settings import load_settings
 
 pytestmark = pytest.mark.real_model

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.batch import BatchOptions, run_batch
-from evaluator.report import MAX_MISSED_KEYS, RowView, Summary, render_html
+from evaluator.present.report import MAX_MISSED_KEYS, RowView, Summary, render_html
+from evaluator.runs.batch.job import BatchOptions, run_batch
 from evaluator.settings import Settings
 from tests.test_batch import EN_GOOD, ZH_GOOD, write_csv, write_rubrics
 

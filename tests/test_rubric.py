@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evaluator.compile import compile_markdown
 from evaluator.errors import QuestionNotFound, RubricError
-from evaluator.rubric import (
+from evaluator.rubrics.compile import compile_markdown
+from evaluator.rubrics.model import (
     RubricDocument,
     RubricSet,
     dump_document,

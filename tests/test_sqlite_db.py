@@ -8,14 +8,14 @@ import sys
 
 import pytest
 
-from evaluator.sqlite_db import is_contention, open_db, select_in, write_many
+from evaluator.cache import is_contention, open_db, select_in, write_many
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v TEXT)"
 
 RACER = """
 import sys
 from pathlib import Path
-from evaluator.sqlite_db import open_db, write_many
+from evaluator.cache import open_db, write_many
 tag = sys.argv[2]
 for n in range(int(sys.argv[3])):
     conn = open_db(Path(sys.argv[1]) / f"{n}.sqlite3", sys.argv[4])

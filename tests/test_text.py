@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from evaluator.grader import MAX_UNITS, Grader
-from evaluator.results import Flag
-from evaluator.rubric import adhoc_rubric
+from evaluator.grade import Flag
+from evaluator.rubrics.model import adhoc_rubric
+from evaluator.scoring.grader import MAX_UNITS, Grader
 from evaluator.settings import Settings
 from evaluator.text import (
     MAX_UNIT_CHARS,

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from ..errors import EvaluatorError
+from evaluator.errors import EvaluatorError
 
 
 class _Group(click.Group):

@@ -40,10 +40,10 @@ def agreement_command(
     human_score/max_score): Pearson, Spearman, RMSE and quadratic weighted kappa,
     overall and per question.
     """
-    from ..agreement import read_rows, run
-    from ..errors import RubricError
-    from ..grader import Grader
-    from ..rubric import load_rubrics
+    from evaluator.errors import RubricError
+    from evaluator.rubrics.model import load_rubrics
+    from evaluator.runs.agreement import read_rows, run
+    from evaluator.scoring.grader import Grader
 
     rows = read_rows(csv_file)
     settings = settings_from_flags(embedder=embedder, judge=False)

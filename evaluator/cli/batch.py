@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from ..errors import InputError
+from evaluator.errors import InputError
+
 from . import main
 from .common import embedder_option, judge_options, rubrics_option, settings_from_flags
 
@@ -120,8 +121,8 @@ def batch_command(
     """
     from rich.console import Console
 
-    from ..batch import BatchOptions, prepare_batch
-    from ..report import print_summary, render_html
+    from evaluator.present.report import print_summary, render_html
+    from evaluator.runs.batch.job import BatchOptions, prepare_batch
 
     if rubrics_dir is not None:
         flags["rubrics"] = rubrics_dir

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from ..check import AnswerCheck, CheckReport, check_files
-from ..results import Flag
+from evaluator.grade import Flag
+from evaluator.runs.check.check import AnswerCheck, CheckReport, check_files
+
 from . import main
 from .common import embedder_option, json_option, judge_options, rubrics_option, settings_from_flags
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..settings import Settings, load_settings
+from evaluator.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

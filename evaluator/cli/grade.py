@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from ..errors import InputError
-from ..rubric import load_rubrics
+from evaluator.errors import InputError
+from evaluator.rubrics.model import load_rubrics
+
 from . import main
 from .common import embedder_option, json_option, judge_options, rubrics_option, settings_from_flags
 
@@ -71,7 +72,7 @@ def grade_command(
     settings = settings_from_flags(**flags)
     rubric = load_rubrics(rubrics_dir or settings.rubrics).find(question)
 
-    from ..grader import Grader  # numpy and the embedder load only when grading
+    from evaluator.scoring.grader import Grader  # numpy and the embedder load only when grading
 
     result = Grader.from_settings(settings).grade(rubric, text)
     if as_json:
@@ -79,6 +80,6 @@ def grade_command(
         return
     from rich.console import Console
 
-    from ..render import terminal
+    from evaluator.present.grade_text import terminal
 
     terminal(result, Console(), verbose=verbose)

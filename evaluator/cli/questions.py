@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..rubric import Rubric, load_rubrics
+from evaluator.rubrics.model import Rubric, load_rubrics
+
 from . import main
 from .common import json_option, rubrics_option
 

@@ -47,7 +47,7 @@ def build_command(
     a key point. A rubric file edited since it was built is never overwritten
     without --force.
     """
-    from ..compile import build
+    from evaluator.rubrics.compile import build
 
     build(list(seeds), out_dir, document=document, force=force, report=click.echo)
 
@@ -61,7 +61,7 @@ def lint_command(path: Path | None, as_json: bool) -> None:
     PATH is a rubric file or directory (default: ./rubrics when present, else the bundled set).
     Exits 1 when there are errors, 0 with warnings only.
     """
-    from ..lint import lint_path
+    from evaluator.rubrics.lint import lint_path
 
     findings = lint_path(path)
     if as_json:

@@ -33,14 +33,14 @@ from pydantic import (
     field_validator,
 )
 
-from .errors import EvaluatorError, JudgeError
-from .injection import fold_lookalikes, injection_spans, neutralise_delimiter
-from .judge_cache import CachedReply, JudgeCache, cache_key
-from .prompts import JudgePrompts, load_judge_prompts
-from .results import JudgeInfo, Verdict
-from .rubric import Rubric
-from .settings import Settings
-from .text import one_line
+from evaluator.errors import EvaluatorError, JudgeError
+from evaluator.grade import JudgeInfo, Verdict
+from evaluator.judge.cache import CachedReply, JudgeCache, cache_key
+from evaluator.judge.injection import fold_lookalikes, injection_spans, neutralise_delimiter
+from evaluator.judge.prompts import JudgePrompts, load_judge_prompts
+from evaluator.rubrics.model import Rubric
+from evaluator.settings import Settings
+from evaluator.text import one_line
 
 if TYPE_CHECKING:
     from pathlib import Path

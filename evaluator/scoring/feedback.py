@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .results import Flag, KeyPointResult, MisconceptionHit, Status
+from evaluator.grade import Flag, KeyPointResult, MisconceptionHit, Status
 
 _WORDS = {
     "zh": {

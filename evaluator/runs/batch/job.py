@@ -26,16 +26,23 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .csvio import Columns, Record, Table, open_table, resolve_columns, shown_header
-from .errors import EvaluatorError, InputError, RubricError
-from .report import RowView, Summary
-from .results import Grade
-from .rubric import Rubric, RubricSet, adhoc_rubric, load_rubrics
-from .settings import Settings
-from .text import one_line
+from evaluator.errors import EvaluatorError, InputError, RubricError
+from evaluator.grade import Grade
+from evaluator.present.report import RowView, Summary
+from evaluator.rubrics.model import Rubric, RubricSet, adhoc_rubric, load_rubrics
+from evaluator.runs.batch.table import (
+    Columns,
+    Record,
+    Table,
+    open_table,
+    resolve_columns,
+    shown_header,
+)
+from evaluator.settings import Settings
+from evaluator.text import one_line
 
 if TYPE_CHECKING:
-    from .grader import Grader
+    from evaluator.scoring.grader import Grader
 
 Format = Literal["csv", "jsonl"]
 GRADE_COLUMNS = (
@@ -499,7 +506,7 @@ class BatchJob:
             if on_resumed:
                 on_resumed(done)
             if grader is None:
-                from .grader import Grader
+                from evaluator.scoring.grader import Grader
 
                 grader = Grader.from_settings(self.settings)
             written = done

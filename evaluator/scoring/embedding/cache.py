@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .embedding import Embedder
-from .sqlite_db import open_db, select_in, write_many
+from evaluator.cache import open_db, select_in, write_many
+from evaluator.scoring.embedding.backends import Embedder
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS vectors "

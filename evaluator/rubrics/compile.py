@@ -28,8 +28,15 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .errors import InputError, RubricError
-from .rubric import KeyPoint, Rubric, RubricDocument, Source, dump_document, load_document
+from evaluator.errors import InputError, RubricError
+from evaluator.rubrics.model import (
+    KeyPoint,
+    Rubric,
+    RubricDocument,
+    Source,
+    dump_document,
+    load_document,
+)
 
 __all__ = ["build", "compile_markdown", "detect_language", "slugify"]
 

@@ -21,8 +21,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .errors import EvaluatorError
-from .settings import DEFAULT_EMBEDDER
+from evaluator.errors import EvaluatorError
+from evaluator.settings import DEFAULT_EMBEDDER
 
 
 @runtime_checkable

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from .results import Band
+from evaluator.grade import Band
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -23,8 +23,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import QuestionNotFound, RubricError
-from .text import fold, split_units
+from evaluator.errors import QuestionNotFound, RubricError
+from evaluator.text import fold, split_units
 
 Language = Literal["zh", "en"]
 

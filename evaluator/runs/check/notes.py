@@ -22,8 +22,8 @@ from typing import Literal
 
 import yaml
 
-from .errors import InputError, QuestionNotFound
-from .rubric import Rubric, RubricSet
+from evaluator.errors import InputError, QuestionNotFound
+from evaluator.rubrics.model import Rubric, RubricSet
 
 MatchedBy = Literal["front matter", "heading", "title"]
 

@@ -14,7 +14,7 @@ from importlib.resources import files
 from pathlib import Path
 from string import Template
 
-from .errors import EvaluatorError
+from evaluator.errors import EvaluatorError
 
 SYSTEM_FILE = "judge_system.txt"
 USER_FILE = "judge_user.txt"

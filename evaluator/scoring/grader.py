@@ -19,13 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import coverage, feedback
-from .calibration import Calibration, calibration_for
-from .embedding import Embedder, get_embedder
-from .embedding_cache import CachedEmbedder
-from .errors import JudgeError
-from .injection import detect_injection
-from .results import (
+from evaluator.errors import JudgeError
+from evaluator.grade import (
     Flag,
     Grade,
     KeyPointResult,
@@ -34,12 +29,17 @@ from .results import (
     Verdict,
     band_for,
 )
-from .rubric import Rubric
-from .settings import Settings
-from .text import clauses, is_blank, normalise, split_units, windows
+from evaluator.judge.injection import detect_injection
+from evaluator.rubrics.model import Rubric
+from evaluator.scoring import coverage, feedback
+from evaluator.scoring.calibration import Calibration, calibration_for
+from evaluator.scoring.embedding.backends import Embedder, get_embedder
+from evaluator.scoring.embedding.cache import CachedEmbedder
+from evaluator.settings import Settings
+from evaluator.text import clauses, is_blank, normalise, split_units, windows
 
 if TYPE_CHECKING:
-    from .judge import Judge, JudgeOutcome
+    from evaluator.judge.client import Judge, JudgeOutcome
 
 MAX_UNITS = 256  # longer answers are graded on their first MAX_UNITS units (flagged "truncated")
 TOPIC_CHARS = 4000  # the whole-answer embedding for the off-topic gate reads this much
@@ -111,7 +111,7 @@ class Grader:
         """The embedder and (when enabled) the judge that `settings` describe."""
         judge = None
         if settings.judge_enabled:
-            from .judge import make_judge
+            from evaluator.judge.client import make_judge
 
             judge = make_judge(settings)
         return cls(settings.embedder, judge=judge, settings=settings)

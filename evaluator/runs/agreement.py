@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from .errors import InputError
-from .rubric import Rubric, RubricSet, adhoc_rubric
+from evaluator.errors import InputError
+from evaluator.rubrics.model import Rubric, RubricSet, adhoc_rubric
 
 if TYPE_CHECKING:
-    from .grader import Grader
+    from evaluator.scoring.grader import Grader
 
 REQUIRED_COLUMNS = ("question", "reference_answer", "answer", "human_score", "max_score")
 CHUNK_ROWS = 500  # rows per grade_many call: batched encoding, with progress between chunks

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .calibration import Calibration
-from .text import content_tokens, split_units, visible_length
+from evaluator.scoring.calibration import Calibration
+from evaluator.text import content_tokens, split_units, visible_length
 
 
 @dataclass(frozen=True)

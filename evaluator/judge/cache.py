@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .sqlite_db import is_contention, open_db
+from evaluator.cache import is_contention, open_db
 
 log = logging.getLogger(__name__)
 

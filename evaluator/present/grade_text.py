@@ -7,8 +7,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .results import Flag, Grade, Status
-from .text import one_line
+from evaluator.grade import Flag, Grade, Status
+from evaluator.text import one_line
 
 _STATUS_STYLE = {
     Status.COVERED: ("✔", "green"),

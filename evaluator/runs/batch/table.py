@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from .errors import InputError
+from evaluator.errors import InputError
 
 # A 1 MB answer cell is legitimate; the csv module's default limit is 128 KiB.
 csv.field_size_limit(64 * 1024 * 1024)

