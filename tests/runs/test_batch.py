@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
 import random
 import threading
@@ -32,41 +31,7 @@ from evaluator.runs.batch.job import (
 from evaluator.runs.batch.table import open_table, resolve_columns
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
-
-RUBRIC_YAML = """\
-document: t
-rubrics:
-- id: t-q7
-  number: 7
-  title: 什么是批量归一化（Batch Normalization）？
-  question: 请解释批量归一化的概念和作用。
-  reference_answer: 批量归一化对每一层的输入按批次做标准化，然后缩放平移。它能加速训练。
-  key_points:
-  - {id: k1, label: 标准化, text: 对每一层的输入按小批量计算均值和方差做标准化, weight: 2}
-  - {id: k2, label: 加速训练, text: 可以使用更大的学习率，加速训练收敛}
-- id: t-q11
-  number: 11
-  title: What is knowledge distillation?
-  question: Explain knowledge distillation.
-  reference_answer: A small student model is trained to imitate a large teacher model's outputs.
-  language: en
-  key_points:
-  - {id: k1, label: student and teacher, text: a small student model learns from a large teacher model}
-  - {id: k2, label: soft targets, text: the student is trained on the teacher's soft probability outputs}
-"""
-
-ZH_GOOD = (
-    "批量归一化对每一层的输入按小批量计算均值和方差做标准化。可以使用更大的学习率，加速训练收敛。"
-)
-EN_GOOD = (
-    "A small student model learns from a large teacher model, using its soft probability outputs."
-)
-
-
-def write_rubrics(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "t.yaml").write_text(RUBRIC_YAML, encoding="utf-8")
-    return folder
+from tests.helpers import EN_GOOD, ZH_GOOD, write_csv, write_rubrics
 
 
 @pytest.fixture
@@ -82,13 +47,6 @@ def settings(rubrics_dir: Path, tmp_path: Path) -> Settings:
 @pytest.fixture
 def grader(settings: Settings) -> Grader:
     return Grader("hashing", settings=settings)
-
-
-def write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8", **fmt: Any) -> Path:
-    buffer = io.StringIO()
-    csv.writer(buffer, **fmt).writerows(rows)
-    path.write_bytes(buffer.getvalue().encode(encoding))
-    return path
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -592,8 +550,6 @@ def test_cli_batch_writes_output_report_and_summary(tmp_path: Path, rubrics_dir:
 
 def test_examples_answers_csv_runs_end_to_end(repo_root: Path, tmp_path: Path) -> None:
     src = repo_root / "examples" / "answers.csv"
-    if not src.exists():
-        pytest.skip("examples/answers.csv is not in this checkout yet")
     out, report = tmp_path / "out.csv", tmp_path / "r.html"
     code, _, err = cli(str(src), "-o", str(out), "--report", str(report), "--embedder", "hashing",
                        "--rubrics", str(repo_root / "rubrics"))  # fmt: skip

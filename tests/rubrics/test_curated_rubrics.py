@@ -13,7 +13,7 @@ from evaluator.errors import RubricError
 from evaluator.rubrics.compile import build, compile_markdown
 from evaluator.rubrics.model import Rubric, RubricDocument, load_document
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 RUBRIC_FILE = REPO / "rubrics" / "llm-training.yaml"
 SEED = "seeds/000_7ace44ecab84a0b1.txt"
 

@@ -14,8 +14,9 @@ from evaluator.errors import RubricError
 from evaluator.rubrics.compile import build, compile_markdown
 from evaluator.rubrics.lint import Finding, lint, lint_path
 from evaluator.rubrics.model import KeyPoint, Rubric, RubricDocument, RubricSet, load_rubrics
+from tests.helpers import REPO
 
-SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_7ace44ecab84a0b1.txt"
+SEED = REPO / "seeds" / "000_7ace44ecab84a0b1.txt"
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ from evaluator.cli import main
 from evaluator.errors import InputError, RubricError
 from evaluator.rubrics.compile import build, compile_markdown, detect_language, slugify
 from evaluator.rubrics.model import RubricDocument, load_document, save_document
+from tests.helpers import REPO
 
-SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_7ace44ecab84a0b1.txt"
+SEED = REPO / "seeds" / "000_7ace44ecab84a0b1.txt"
 SEED_SOURCE = "seeds/000_7ace44ecab84a0b1.txt"
 
 

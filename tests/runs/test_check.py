@@ -18,30 +18,9 @@ from evaluator.grade import Grade
 from evaluator.runs.check.check import CheckReport, GradeCache, check_files
 from evaluator.settings import ENV_VARS, Settings, load_settings
 from tests.fake_openai import FakeOpenAI, closed_port, judge_json
-from tests.test_notes import write_rubrics
+from tests.helpers import GOOD_BN, SEED_SUBSET_RUBRICS, WEAK_BN, write_rubrics
 
 pytest_plugins = ["tests.fake_openai"]
-
-GOOD_BN = """\
-# 批量归一化
-
-## Q7 批量归一化
-
-批量归一化（Batch Normalization）在训练时对神经网络中间层的激活值做归一化：对每个小批量计算均值和方差，减去均值、除以标准差。
-
-归一化之后再乘以可学习的缩放参数 γ、加上平移参数 β，让网络恢复表达能力。
-
-作用：
-- 稳定各层输入的分布，缓解梯度消失和梯度爆炸，训练更稳定。
-- 允许使用更大的学习率，加速模型收敛。
-- 小批量统计带来的噪声有轻微的正则化效果，可以减少过拟合。
-"""
-
-WEAK_BN = """\
-## Q7
-
-批量归一化就是把数据标准化一下，让训练更快一些。
-"""
 
 # Covers some key points of question 8 and not others: a score in the middle of the range.
 MIDDLE_Q8 = """\
@@ -78,7 +57,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ENV_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
-    write_rubrics(tmp_path / "rubrics")
+    write_rubrics(tmp_path / "rubrics", SEED_SUBSET_RUBRICS)
 
 
 def write(path: Path, text: str) -> Path:

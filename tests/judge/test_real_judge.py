@@ -18,11 +18,11 @@ from evaluator.grade import Verdict
 from evaluator.judge.client import Judge, JudgeOutcome
 from evaluator.rubrics.model import Rubric, load_rubrics
 from evaluator.settings import Settings
-from tests.helpers import in_ci, load_judge_server_script
+from tests.helpers import load_judge_server_script, require
 
 pytestmark = pytest.mark.judge_server
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 GOOD_ANSWER = (
     "模型蒸馏是一种模型压缩方法：先训练一个大的、效果好的教师模型，再用教师模型输出的软标签"
@@ -42,11 +42,7 @@ CREDIT = {Verdict.COVERED: 1.0, Verdict.PARTIAL: 0.5, Verdict.MISSING: 0.0}
 def judge_server() -> Iterator[Any]:
     script = load_judge_server_script()
     ready, reason = script.build_status()
-    if not ready:
-        message = f"{reason}: run `make judge-server-build` first"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
+    require(ready, f"{reason}: run `make judge-server-build` first")
     server = script.start_server()
     try:
         yield server

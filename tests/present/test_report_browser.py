@@ -3,7 +3,6 @@ in a real headless browser (Debian's chromium) with no console errors and its ch
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import shutil
@@ -16,7 +15,7 @@ import pytest
 from evaluator.present.report import MAX_MISSED_KEYS, RowView, Summary, render_html
 from evaluator.runs.batch.job import BatchOptions, run_batch
 from evaluator.settings import Settings
-from tests.test_batch import EN_GOOD, ZH_GOOD, write_csv, write_rubrics
+from tests.helpers import EN_GOOD, ZH_GOOD, require, write_csv, write_rubrics
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> </svg></text> & "q"'
 
@@ -129,11 +128,9 @@ def test_table_is_capped_with_a_note(tmp_path: Path) -> None:
 
 def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail("chromium is required in CI (make browser installs it)")
-    pytest.skip("chromium is not installed (make browser)")
+    require(found is not None, "chromium is not installed (make browser)")
+    assert found is not None
+    return found
 
 
 def run_chromium(binary: str, page: Path, profile: Path, *extra: str) -> tuple[str, list[str]]:

@@ -21,17 +21,19 @@ from pathlib import Path
 import pytest
 
 from evaluator.settings import ENV_VARS
-from tests.test_check import GOOD_BN, WEAK_BN
-from tests.test_notes import write_rubrics
+from tests.helpers import GOOD_BN, REPO, SEED_SUBSET_RUBRICS, WEAK_BN, require, write_rubrics
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = REPO
 EXAMPLES = PROJECT / "examples" / "notes"
 PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("git") is None or not PRE_COMMIT.exists() or not (PROJECT / ".git").exists(),
-    reason="needs git, pre-commit in the venv, and this project as a git repository",
-)
+
+@pytest.fixture(autouse=True)
+def _needs_git_and_pre_commit() -> None:
+    require(
+        shutil.which("git") is not None and PRE_COMMIT.exists() and (PROJECT / ".git").exists(),
+        "needs git, pre-commit in the venv, and this project as a git repository",
+    )
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -74,7 +76,7 @@ def make_notes_repo(
         config += f'embedder = "{embedder}"\n'
     (root / "pyproject.toml").write_text(config, encoding="utf-8")
     if rubrics:
-        write_rubrics(root / "rubrics")
+        write_rubrics(root / "rubrics", SEED_SUBSET_RUBRICS)
     subprocess.run([str(PRE_COMMIT), "install"], cwd=root, env=env, check=True, capture_output=True)
     _git("add", "-A", cwd=root)
     setup = commit(root, env, "notes setup")

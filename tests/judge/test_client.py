@@ -28,6 +28,7 @@ from evaluator.judge.prompts import PromptError, load_judge_prompts
 from evaluator.rubrics.model import Rubric
 from evaluator.settings import Settings
 from tests.fake_openai import FakeOpenAI, closed_port, judge_json
+from tests.helpers import REPO
 
 pytest_plugins = ["tests.fake_openai"]
 
@@ -526,7 +527,7 @@ def test_cache_misses_when_an_input_changes(fake_openai, tmp_path, rubric, chang
         prompts = tmp_path / "prompts"
         prompts.mkdir()
         for name in ("judge_system.txt", "judge_user.txt"):
-            text = (Path(__file__).parent.parent / "prompts" / name).read_text(encoding="utf-8")
+            text = (REPO / "prompts" / name).read_text(encoding="utf-8")
             (prompts / name).write_text(text.replace("judge-v1", "judge-v2"), encoding="utf-8")
     outcome = Judge(cached_settings(fake_openai, tmp_path, **overrides), prompts).assess(
         rubric, answer

@@ -21,7 +21,7 @@ from evaluator.errors import InputError
 from evaluator.runs.batch.job import BatchOptions, run_batch
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
-from tests.test_batch import EN_GOOD, ZH_GOOD, write_csv, write_rubrics
+from tests.helpers import EN_GOOD, ZH_GOOD, write_csv, write_rubrics
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from evaluator.cli import main
-from tests.test_batch import RUBRIC_YAML, write_rubrics
+from tests.helpers import TWO_QUESTION_RUBRICS, write_rubrics
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_both_answer_sources_is_a_usage_error(rubrics: Path, tmp_path: Path) -> 
 
 def test_bad_rubric_file_names_file_question_and_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(RUBRIC_YAML.replace("weight: 2", "weight: -2"), encoding="utf-8")
+    bad.write_text(TWO_QUESTION_RUBRICS.replace("weight: 2", "weight: -2"), encoding="utf-8")
     code, _, err = run("list", "--rubrics", str(bad))
     assert code == 1
     assert "bad.yaml" in err and "t-q7" in err and "key_points.0.weight" in err

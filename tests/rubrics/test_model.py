@@ -18,8 +18,9 @@ from evaluator.rubrics.model import (
     load_rubrics,
     save_document,
 )
+from tests.helpers import REPO
 
-SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_7ace44ecab84a0b1.txt"
+SEED = REPO / "seeds" / "000_7ace44ecab84a0b1.txt"
 
 VALID = {
     "document": "d",
@@ -248,6 +249,6 @@ def test_one_chinese_character_off_is_suggested_not_accepted(seed_set: RubricSet
 
 
 def test_words_shared_with_a_marked_duplicate_find_the_original() -> None:
-    curated = load_rubrics(Path(__file__).resolve().parent.parent / "rubrics")
+    curated = load_rubrics(REPO / "rubrics")
     assert curated.find("迁移学习").id == "llm-training-q14"
     assert curated.find("transfer learning").id == "llm-training-q14"
