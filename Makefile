@@ -39,6 +39,7 @@ demo: $(VENV)/.installed-core
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check evaluator tests benchmarks scripts/judge-server
 	$(BIN)/ruff format --check evaluator tests benchmarks scripts/judge-server
+	$(BIN)/mypy
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format evaluator tests benchmarks scripts/judge-server
@@ -56,9 +57,7 @@ judge-server: $(VENV)/.installed-dev
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: $(VENV)/.installed-dev judge-server-build browser
-	$(BIN)/ruff check evaluator tests benchmarks scripts/judge-server
-	$(BIN)/ruff format --check evaluator tests benchmarks scripts/judge-server
+test: lint judge-server-build browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 clean:

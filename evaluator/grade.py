@@ -19,6 +19,44 @@ class Flag(StrEnum):
     TRUNCATED = "truncated"  # a very long answer: only its first units were graded
 
 
+# What each flag tells a reader, in the languages feedback is written in: the one table that
+# feedback, the terminal report and `evaluator check` all print from.
+FLAG_NOTES: dict[Flag, dict[str, str]] = {
+    Flag.EMPTY: {"en": "The answer is empty.", "zh": "答案为空。"},
+    Flag.OFF_TOPIC: {
+        "en": "The answer seems to address a different question; its score is capped.",
+        "zh": "答案与本题关系不大，像是在回答别的问题。",
+    },
+    Flag.MISCONCEPTION: {
+        "en": "The answer states a known misconception (points deducted).",
+        "zh": "答案包含已知的错误说法（已扣分）。",
+    },
+    Flag.EMBEDDING_ONLY: {
+        "en": "(Graded by embeddings alone: they measure coverage and topicality, not truth. A "
+        "wrong claim in the right words can still score well.)",
+        "zh": "（仅按语义相似度评分：能衡量覆盖面，不能核实说法是否正确。）",
+    },
+    Flag.POSSIBLE_INJECTION: {
+        "en": "The answer contains text addressed to the grader; it was treated as content and "
+        "did not change the rubric or raise the score.",
+        "zh": "答案中有写给评分者的指令，已作为普通内容处理，不会改变评分标准或提高分数。",
+    },
+    Flag.JUDGE_UNSCORED: {
+        "en": "The LLM judge gave no usable verdict; embeddings alone were used.",
+        "zh": "LLM 评审没有给出可用的结论，仅按语义相似度评分。",
+    },
+    Flag.TRUNCATED: {
+        "en": "The answer is very long; only its first part was graded.",
+        "zh": "答案过长，只评了前面的部分。",
+    },
+}
+
+
+def flag_note(flag: Flag, language: str = "en") -> str:
+    notes = FLAG_NOTES[flag]
+    return notes.get(language, notes["en"])
+
+
 class Status(StrEnum):
     COVERED = "covered"
     PARTIAL = "partial"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
 from evaluator.errors import InputError
+from evaluator.files import atomic_write
 
 from . import main
 from .common import embedder_option, judge_options, rubrics_option, settings_from_flags
@@ -164,9 +164,7 @@ def batch_command(
 
     if report_path is not None:
         page = render_html(result.summary, source=f"{input_csv} → {output}")
-        tmp = report_path.with_name(report_path.name + ".tmp")
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, report_path)
+        atomic_write(report_path, page)
     if not quiet:
         print_summary(result.summary, console, str(output))
         if result.resumed:

@@ -10,20 +10,20 @@ from pathlib import Path
 
 import click
 
-from evaluator.grade import Flag
+from evaluator.grade import Flag, flag_note
 from evaluator.runs.check.check import AnswerCheck, CheckReport, check_files
 
 from . import main
 from .common import embedder_option, json_option, judge_options, rubrics_option, settings_from_flags
 
 # Flags worth a line under an answer (embedding-only is said once, in the summary).
-_FLAG_NOTES = {
-    Flag.EMPTY: "the answer is empty",
-    Flag.OFF_TOPIC: "the answer seems to address another question (score capped)",
-    Flag.POSSIBLE_INJECTION: "text addressed to the grader was treated as content",
-    Flag.JUDGE_UNSCORED: "the LLM judge gave no usable verdict: embeddings alone were used",
-    Flag.TRUNCATED: "very long answer: only its first part was graded",
-}
+_FLAGS_SHOWN = (
+    Flag.EMPTY,
+    Flag.OFF_TOPIC,
+    Flag.POSSIBLE_INJECTION,
+    Flag.JUDGE_UNSCORED,
+    Flag.TRUNCATED,
+)
 _MATCHED = {
     "heading": "heading",
     "title": "heading matched by title",
@@ -113,8 +113,8 @@ def _print_answer(a: AnswerCheck) -> None:
     for m in a.grade.misconceptions:
         click.echo(f"        wrong claim (-{m.penalty:g}): {m.text}")
     for flag in a.grade.flags:
-        if flag in _FLAG_NOTES:
-            click.echo(f"        {_FLAG_NOTES[flag]}")
+        if flag in _FLAGS_SHOWN:
+            click.echo(f"        {flag_note(flag)}")
 
 
 def _summary(report: CheckReport) -> str:

@@ -7,7 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from evaluator.grade import Flag, Grade, Status
+from evaluator.grade import Grade, Status, flag_note
 from evaluator.text import one_line
 
 _STATUS_STYLE = {
@@ -22,17 +22,6 @@ _BAND_STYLE = {
     "fair": "yellow",
     "weak": "red",
     "none": "red",
-}
-_FLAG_TEXT = {
-    Flag.EMPTY: "The answer is empty.",
-    Flag.OFF_TOPIC: "The answer seems to address a different question; its score is capped.",
-    Flag.MISCONCEPTION: "The answer states a known misconception (points deducted).",
-    Flag.EMBEDDING_ONLY: "Graded by embeddings alone: they measure coverage and topicality, "
-    "not truth. A wrong claim in the right words can still score well.",
-    Flag.POSSIBLE_INJECTION: "The answer contains text addressed to the grader; it was treated "
-    "as content and did not change the rubric or raise the score.",
-    Flag.JUDGE_UNSCORED: "The LLM judge gave no usable verdict; embeddings alone were used.",
-    Flag.TRUNCATED: "The answer is very long; only its first part was graded.",
 }
 
 
@@ -95,7 +84,7 @@ def terminal(grade: Grade, console: Console, *, verbose: bool = False) -> None:
         for k in sorted(study, key=lambda k: (k.credit, -k.weight))[:5]:
             todo.add_row("•", f"{k.label + '：' if k.label else ''}{k.text}")
         parts.append(todo)
-    notes = [_FLAG_TEXT[f] for f in grade.flags if f in _FLAG_TEXT]
+    notes = [flag_note(f) for f in grade.flags]
     if grade.judge and grade.judge.comment:
         notes.insert(0, f"Judge ({grade.judge.model}): {grade.judge.comment}")
     if notes:

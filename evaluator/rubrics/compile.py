@@ -18,9 +18,7 @@ file whose content no longer matches the hash it recorded at build time (unless 
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from evaluator.errors import InputError, RubricError
+from evaluator.files import atomic_write
 from evaluator.rubrics.model import (
     KeyPoint,
     Rubric,
@@ -533,18 +532,6 @@ def _check_clobber(target: Path, force: bool) -> str | None:
     )
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def build(
     seeds: list[Path],
     out_dir: Path,
@@ -576,7 +563,7 @@ def build(
             raise InputError(f"{seed}: two seeds compile to the same file {target}")
         planned.append((target, doc, _check_clobber(target, force)))
     for target, doc, note in planned:
-        _write_atomically(target, dump_document(doc))
+        atomic_write(target, dump_document(doc))
         if report:
             if note:
                 report(note)

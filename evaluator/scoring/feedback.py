@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evaluator.grade import Flag, KeyPointResult, MisconceptionHit, Status
+from evaluator.grade import Flag, KeyPointResult, MisconceptionHit, Status, flag_note
 
 _WORDS = {
     "zh": {
@@ -12,9 +12,6 @@ _WORDS = {
         "contradicted": "与要点相悖",
         "misconception": "错误说法",
         "study": "建议复习",
-        "empty": "答案为空。",
-        "off_topic": "答案与本题关系不大，像是在回答别的问题。",
-        "embedding_only": "（仅按语义相似度评分：能衡量覆盖面，不能核实说法是否正确。）",
         "sep": "；",
         "list": "、",
         "colon": "：",
@@ -26,10 +23,6 @@ _WORDS = {
         "contradicted": "Contradicted",
         "misconception": "Wrong claim",
         "study": "Study next",
-        "empty": "The answer is empty.",
-        "off_topic": "The answer does not address this question.",
-        "embedding_only": "(Scored by semantic similarity only: it measures coverage, "
-        "not whether the claims are correct.)",
         "sep": "; ",
         "list": ", ",
         "colon": ": ",
@@ -49,10 +42,10 @@ def compose(
 ) -> str:
     w = _WORDS.get(language, _WORDS["en"])
     if Flag.EMPTY in flags:
-        return w["empty"]
+        return flag_note(Flag.EMPTY, language)
     parts: list[str] = []
     if Flag.OFF_TOPIC in flags:
-        parts.append(w["off_topic"])
+        parts.append(flag_note(Flag.OFF_TOPIC, language))
     for status in (Status.COVERED, Status.PARTIAL, Status.MISSED, Status.CONTRADICTED):
         names = [_name(k) for k in key_points if k.status == status]
         if names:
@@ -68,5 +61,5 @@ def compose(
         parts.append(f"{w['study']}{w['colon']}{w['list'].join(_name(k) for k in todo[:3])}")
     text = w["sep"].join(parts)
     if Flag.EMBEDDING_ONLY in flags:
-        text += " " + w["embedding_only"]
+        text += " " + flag_note(Flag.EMBEDDING_ONLY, language)
     return text

@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from evaluator.errors import EvaluatorError
+from evaluator.files import atomic_write
 from evaluator.settings import DEFAULT_EMBEDDER
 
 
@@ -109,7 +110,7 @@ def _warm_start_use(model: Any, cache_dir: Path) -> None:
                 model._sp = pickle.load(fh)  # our own cache file, written below
         else:
             folder.mkdir(parents=True, exist_ok=True)
-            _atomic_write(tokenizer_path, pickle.dumps(model._tokenizer, protocol=5))
+            atomic_write(tokenizer_path, pickle.dumps(model._tokenizer, protocol=5))
             with np.load(Path(_RES) / "weights.npz", allow_pickle=False) as packed:
                 arrays = {k: packed[k] for k in packed.files}
             tmp = weights_path.with_suffix(f".{os.getpid()}.tmp.npz")
@@ -118,12 +119,6 @@ def _warm_start_use(model: Any, cache_dir: Path) -> None:
         model._backend = NumpyBackend(str(weights_path), model._sp, threads=model.threads)
     except Exception:  # a broken cache must never break grading
         model._sp = model._backend = None
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 class SentenceTransformerEmbedder:
