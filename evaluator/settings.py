@@ -68,6 +68,11 @@ def find_pyproject(start: Path | None = None) -> Path | None:
     return None
 
 
+# Settings that name files: a relative path in pyproject.toml means "next to that file", so a
+# course folder's config works from any subfolder.
+_PATH_SETTINGS = ("rubrics", "cache_dir")
+
+
 def read_tool_config(pyproject: Path | None) -> dict[str, Any]:
     if pyproject is None:
         return {}
@@ -76,7 +81,11 @@ def read_tool_config(pyproject: Path | None) -> dict[str, Any]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise EvaluatorError(f"{pyproject}: cannot read [tool.evaluator] ({exc})") from None
     section = data.get("tool", {}).get("evaluator", {})
-    return {k.replace("-", "_"): v for k, v in section.items()}
+    config = {k.replace("-", "_"): v for k, v in section.items()}
+    for key in _PATH_SETTINGS:
+        if isinstance(config.get(key), str):
+            config[key] = pyproject.parent / Path(config[key]).expanduser()
+    return config
 
 
 def load_settings(flags: dict[str, Any] | None = None, start: Path | None = None) -> Settings:

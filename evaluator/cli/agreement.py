@@ -6,11 +6,21 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import main
-from .common import embedder_option, json_option, rubrics_option, settings_from_flags
+from .common import (
+    command_rubrics,
+    embedder_option,
+    json_option,
+    rubrics_option,
+    settings_from_flags,
+)
+
+if TYPE_CHECKING:
+    from evaluator.rubrics.model import RubricSet
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -27,7 +37,7 @@ def agreement_command(
     csv_file: Path,
     as_json: bool,
     embedder: str | None,
-    rubrics_dir: Path | None,
+    rubrics: Path | None,
     quiet: bool,
 ) -> None:
     """Grade a CSV of human-scored answers and report agreement with the humans.
@@ -41,19 +51,18 @@ def agreement_command(
     overall and per question.
     """
     from evaluator.errors import RubricError
-    from evaluator.rubrics.model import load_rubrics
     from evaluator.runs.agreement import read_rows, run
     from evaluator.scoring.grader import Grader
 
     rows = read_rows(csv_file)
-    settings = settings_from_flags(embedder=embedder, judge=False)
-    if rubrics_dir is not None:
-        known = load_rubrics(rubrics_dir)
-    else:
-        try:
-            known = load_rubrics()
-        except RubricError:
-            known = None  # no rubric set around: every question gets an ad-hoc rubric
+    settings = settings_from_flags(embedder=embedder, judge=False, rubrics=rubrics)
+    known: RubricSet | None
+    try:
+        known = command_rubrics(settings)
+    except RubricError:
+        if settings.rubrics is not None:
+            raise  # a rubric set the user named must load
+        known = None  # no rubric set around: every question gets an ad-hoc rubric
     started = time.perf_counter()
     show = not quiet
 

@@ -101,7 +101,6 @@ def batch_command(
     force: bool,
     report_path: Path | None,
     quiet: bool,
-    rubrics_dir: Path | None,
     **flags: Any,
 ) -> None:
     """Grade every answer in INPUT.csv; write one output row per input row, in order.
@@ -124,8 +123,6 @@ def batch_command(
     from evaluator.present.report import print_summary, render_html
     from evaluator.runs.batch.job import BatchOptions, prepare_batch
 
-    if rubrics_dir is not None:
-        flags["rubrics"] = rubrics_dir
     settings = settings_from_flags(**flags)
     options = BatchOptions(
         input=input_csv,

@@ -48,7 +48,6 @@ _MATCHED = {
 def check_notes(
     ctx: click.Context,
     files: tuple[Path, ...],
-    rubrics_dir: Path | None,
     as_json: bool,
     **flags: object,
 ) -> None:
@@ -62,7 +61,7 @@ def check_notes(
     a file cannot be read. Files that name no question are skipped. A directory
     stands for the Markdown files (*.md, *.markdown) under it.
     """
-    settings = settings_from_flags(rubrics=rubrics_dir, **flags)
+    settings = settings_from_flags(**flags)
     report = check_files(list(files), settings)
     if as_json:
         click.echo(report.model_dump_json(indent=2))

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from evaluator.settings import Settings, load_settings
 
+if TYPE_CHECKING:
+    from evaluator.rubrics.model import RubricSet
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 rubrics_option = click.option(
     "--rubrics",
-    "rubrics_dir",
+    "rubrics",
     type=click.Path(path_type=Path),
     default=None,
-    envvar="EVALUATOR_RUBRICS",
-    help="Rubric file or directory. Default: ./rubrics when present, else the bundled set.",
+    help="Rubric file or directory. Default: EVALUATOR_RUBRICS, else [tool.evaluator] rubrics, "
+    "else ./rubrics when present, else the bundled set.",
 )
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
@@ -73,9 +76,20 @@ def judge_options(f: F) -> F:
 
 
 def settings_from_flags(**flags: Any) -> Settings:
-    """Settings for a command: its flags over env over [tool.evaluator] over defaults."""
+    """Settings for a command: its flags over env over [tool.evaluator] over defaults.
+
+    Every command resolves its configuration here, so `--rubrics`, EVALUATOR_RUBRICS and
+    `[tool.evaluator] rubrics` mean the same rubric set in `list`, `show`, `grade`, `batch`,
+    `check`, `agreement` and `rubrics lint`."""
     if flags.pop("no_cache", False):
         flags["use_cache"] = False
     if flags.get("require_judge") is False:
         flags["require_judge"] = None  # an absent flag must not override the config
     return load_settings(flags)
+
+
+def command_rubrics(settings: Settings) -> RubricSet:
+    """The rubric set the settings name (see `settings_from_flags`)."""
+    from evaluator.rubrics.model import load_rubrics
+
+    return load_rubrics(settings.rubrics)

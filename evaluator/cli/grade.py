@@ -8,10 +8,16 @@ from pathlib import Path
 import click
 
 from evaluator.errors import InputError
-from evaluator.rubrics.model import load_rubrics
 
 from . import main
-from .common import embedder_option, json_option, judge_options, rubrics_option, settings_from_flags
+from .common import (
+    command_rubrics,
+    embedder_option,
+    json_option,
+    judge_options,
+    rubrics_option,
+    settings_from_flags,
+)
 
 
 def read_answer(answer: str | None, source: str | None) -> str:
@@ -54,7 +60,6 @@ def grade_command(
     question: str,
     answer_file: str | None,
     answer: str | None,
-    rubrics_dir: Path | None,
     as_json: bool,
     verbose: bool,
     **flags: object,
@@ -70,7 +75,7 @@ def grade_command(
     """
     text = read_answer(answer, answer_file)
     settings = settings_from_flags(**flags)
-    rubric = load_rubrics(rubrics_dir or settings.rubrics).find(question)
+    rubric = command_rubrics(settings).find(question)
 
     from evaluator.scoring.grader import Grader  # numpy and the embedder load only when grading
 

@@ -7,18 +7,18 @@ from pathlib import Path
 
 import click
 
-from evaluator.rubrics.model import Rubric, load_rubrics
+from evaluator.rubrics.model import Rubric
 
 from . import main
-from .common import json_option, rubrics_option
+from .common import command_rubrics, json_option, rubrics_option, settings_from_flags
 
 
 @main.command("list")
 @rubrics_option
 @json_option
-def list_questions(rubrics_dir: Path | None, as_json: bool) -> None:
+def list_questions(rubrics: Path | None, as_json: bool) -> None:
     """List the questions that have rubrics."""
-    rubrics = load_rubrics(rubrics_dir)
+    rubric_set = command_rubrics(settings_from_flags(rubrics=rubrics))
     if as_json:
         rows = [
             {
@@ -29,11 +29,11 @@ def list_questions(rubrics_dir: Path | None, as_json: bool) -> None:
                 "language": r.language,
                 "duplicate_of": r.duplicate_of,
             }
-            for r in rubrics
+            for r in rubric_set
         ]
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    for r in rubrics:
+    for r in rubric_set:
         dup = f"  (duplicate of {r.duplicate_of})" if r.duplicate_of else ""
         num = f"{r.number:>3}." if r.number is not None else "   -"
         click.echo(f"{num} {r.title}  [{r.id}, {len(r.key_points)} key points]{dup}")
@@ -68,9 +68,9 @@ def _render_rubric(r: Rubric) -> str:
 @click.argument("question")
 @rubrics_option
 @json_option
-def show_question(question: str, rubrics_dir: Path | None, as_json: bool) -> None:
+def show_question(question: str, rubrics: Path | None, as_json: bool) -> None:
     """Show one rubric. QUESTION is a number (5), an id, or words of the title."""
-    rubric = load_rubrics(rubrics_dir).find(question)
+    rubric = command_rubrics(settings_from_flags(rubrics=rubrics)).find(question)
     if as_json:
         click.echo(json.dumps(rubric.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from . import main
+from .common import settings_from_flags
 
 
 @main.group("rubrics")
@@ -58,12 +59,13 @@ def build_command(
 def lint_command(path: Path | None, as_json: bool) -> None:
     """Check rubric files: duplicated questions, repeated key points, empty sections, weights.
 
-    PATH is a rubric file or directory (default: ./rubrics when present, else the bundled set).
-    Exits 1 when there are errors, 0 with warnings only.
+    PATH is a rubric file or directory (default: the rubric set in use: EVALUATOR_RUBRICS, else
+    [tool.evaluator] rubrics, else ./rubrics when present, else the bundled set). Exits 1 when
+    there are errors, 0 with warnings only.
     """
     from evaluator.rubrics.lint import lint_path
 
-    findings = lint_path(path)
+    findings = lint_path(path if path is not None else settings_from_flags().rubrics)
     if as_json:
         click.echo(
             json.dumps([f.model_dump(mode="json") for f in findings], ensure_ascii=False, indent=2)
