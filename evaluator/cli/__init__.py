@@ -26,6 +26,16 @@ class _Group(click.Group):
             sys.exit(130)
         except BrokenPipeError:  # e.g. `evaluator list | head`
             sys.exit(0)
+        finally:
+            _tell_cache_warnings()
+
+
+def _tell_cache_warnings() -> None:
+    # A cache switched off (unwritable folder, corrupt file) slows a run but never fails it.
+    from evaluator.cache import drain_warnings
+
+    for warning in drain_warnings():
+        click.echo(f"warning: {warning}", err=True)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

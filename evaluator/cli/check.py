@@ -88,8 +88,6 @@ def _print_report(report: CheckReport) -> None:
             click.secho(f"  ✘ {problem}", fg="red")
         for remark in f.remarks:
             click.echo(f"  note: {remark}")
-    for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
     click.echo(_summary(report))
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evaluator.cache import open_db, select_in, write_many
+from evaluator.cache import SqliteCache, cache_key
 from evaluator.errors import InputError
 from evaluator.grade import Flag, Grade, KeyPointResult
 from evaluator.rubrics.model import RubricSet, load_rubrics
@@ -145,65 +144,35 @@ def grading_context(settings: Settings) -> str:
     )
 
 
-def cache_key(answer: str, rubric_hash: str, context: str) -> str:
-    """sha256 of answer text + `Rubric.content_hash()` + `grading_context(settings)`."""
-    payload = "\x1f".join((answer, rubric_hash, context))
-    return hashlib.sha256(payload.encode()).hexdigest()
+def grade_key(answer: str, rubric_hash: str, context: str) -> str:
+    """An answer's cache key: its text, `Rubric.content_hash()` and `grading_context()`."""
+    return cache_key(answer, rubric_hash, context)
 
 
 class GradeCache:
-    """Grades by cache key in sqlite. An unusable cache file costs speed, never correctness."""
+    """Grades by key, the newest CACHE_LIMIT kept (every edit of a note adds one, and old ones
+    rarely come back). Failures follow evaluator.cache's one policy."""
 
     def __init__(self, path: Path | None, limit: int = CACHE_LIMIT) -> None:
-        self.path = path
-        self.limit = limit
-        self.warning: str | None = None
-        self._conn: sqlite3.Connection | None = None
-        if path is None:
-            return
-        try:
-            self._conn = open_db(
-                path, "CREATE TABLE IF NOT EXISTS grades (key TEXT PRIMARY KEY, grade TEXT)"
-            )
-        except (OSError, sqlite3.Error) as exc:
-            self.warning = f"grade cache {path} unusable ({exc}); grading without it"
+        self.store = SqliteCache(path, "grades_v2", limit=limit)
+
+    @property
+    def warning(self) -> str | None:
+        return self.store.warning
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Grade]:
-        wanted = sorted(set(keys))
-        if self._conn is None or not wanted:
-            return {}
         found: dict[str, Grade] = {}
-        try:
-            rows = select_in(
-                self._conn, "SELECT key, grade FROM grades WHERE key IN ({marks})", [], wanted
-            )
-        except sqlite3.Error:
-            return {}
-        for key, text in rows:
+        for key, raw in self.store.get_many(keys).items():
             # A row another version wrote and this one cannot read is graded again.
             with contextlib.suppress(ValueError):
-                found[key] = Grade.model_validate_json(text)
+                found[key] = Grade.model_validate_json(raw)
         return found
 
     def put_many(self, grades: dict[str, Grade]) -> None:
-        if self._conn is None or not grades:
-            return
-        rows = [(key, grade.model_dump_json()) for key, grade in grades.items()]
-        try:
-            write_many(self._conn, "INSERT OR REPLACE INTO grades VALUES (?, ?)", rows)
-            # Keep the newest grades only: every edit of a note adds one, and old ones rarely
-            # come back. Rowids grow with each insert (and each replace), so they order by age.
-            self._conn.execute(
-                "DELETE FROM grades WHERE rowid <= (SELECT max(rowid) FROM grades) - ?",
-                (self.limit,),
-            )
-        except sqlite3.Error as exc:
-            self.warning = f"grade cache {self.path} not updated ({exc})"
+        self.store.put_many({key: g.model_dump_json().encode() for key, g in grades.items()})
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self.store.close()
 
 
 def _cacheable(grade: Grade) -> bool:
@@ -270,7 +239,7 @@ def check_files(
     rubric_hashes = {
         r.id: r.content_hash() for r in {a.rubric.id: a.rubric for a in answers}.values()
     }
-    keys = [cache_key(a.text, rubric_hashes[a.rubric.id], context) for a in answers]
+    keys = [grade_key(a.text, rubric_hashes[a.rubric.id], context) for a in answers]
     cache = GradeCache(settings.cache_dir / CACHE_FILE if settings.use_cache else None)
     try:
         grades = cache.get_many(keys)

@@ -1,0 +1,79 @@
+"""The check cache keys on what a grade depends on: an edit to the scoring or judge code, the
+calibration, the Grade model, the judge prompts or the rubric retires cached grades."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from evaluator.runs.check import check as check_module
+from evaluator.runs.check.check import check_files, grading_code_digest
+from evaluator.settings import load_settings
+from tests.helpers import GOOD_BN, REPO, SEED_SUBSET_RUBRICS, write_rubrics
+
+# One file of each kind that decides a grade.
+DECIDING = [
+    "evaluator/scoring/grader.py",
+    "evaluator/scoring/coverage.py",
+    "evaluator/scoring/calibration.py",
+    "evaluator/scoring/feedback.py",
+    "evaluator/scoring/embedding/backends.py",
+    "evaluator/judge/client.py",
+    "evaluator/judge/injection.py",
+    "evaluator/grade.py",
+    "evaluator/text.py",
+    "prompts/judge_system.txt",
+    "prompts/judge_user.txt",
+]
+
+
+def test_every_deciding_file_is_hashed() -> None:
+    hashed = {p.resolve() for p in check_module._grading_files()}
+    for name in DECIDING:
+        assert (REPO / name).resolve() in hashed, name
+
+
+@pytest.mark.parametrize("name", DECIDING)
+def test_editing_any_deciding_file_changes_the_digest(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copies = []
+    for path in check_module._grading_files():
+        copy = tmp_path / path.relative_to(REPO).as_posix().replace("/", "__")
+        shutil.copyfile(path, copy)
+        copies.append(copy)
+    monkeypatch.setattr(check_module, "_grading_files", lambda: copies)
+    grading_code_digest.cache_clear()
+    before = grading_code_digest()
+    edited = tmp_path / name.replace("/", "__")
+    edited.write_bytes(edited.read_bytes() + b"\n# edited\n")
+    grading_code_digest.cache_clear()
+    try:
+        assert grading_code_digest() != before
+    finally:
+        grading_code_digest.cache_clear()
+
+
+def test_a_code_change_and_a_rubric_edit_each_miss_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_rubrics(tmp_path / "rubrics", SEED_SUBSET_RUBRICS)
+    note = tmp_path / "good.md"
+    note.write_text(GOOD_BN, encoding="utf-8")
+    settings = load_settings(
+        {"embedder": "hashing", "cache_dir": tmp_path / "c", "rubrics": tmp_path / "rubrics"},
+        start=tmp_path,
+    )
+    check_files([note], settings)
+    assert check_files([note], settings).cached == 1
+    monkeypatch.setattr(check_module, "grading_code_digest", lambda: "another-version")
+    assert check_files([note], settings).cached == 0
+    monkeypatch.undo()
+    rubric_file = tmp_path / "rubrics" / "llm-training.yaml"
+    rubric_file.write_text(
+        rubric_file.read_text(encoding="utf-8").replace("加速模型收敛}", "加快模型收敛}"),
+        encoding="utf-8",
+    )
+    assert check_files([note], settings).cached == 0
