@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict
 
 from evaluator.errors import InputError
@@ -42,7 +43,7 @@ def _finite(x: float) -> float | None:
     return None if math.isnan(x) or math.isinf(x) else x
 
 
-def pearson(x: Sequence[float], y: Sequence[float]) -> float:
+def pearson(x: ArrayLike, y: ArrayLike) -> float:
     """Pearson correlation; NaN when either side is constant or there are fewer than 2 pairs."""
     a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if len(a) != len(b):
@@ -54,7 +55,7 @@ def pearson(x: Sequence[float], y: Sequence[float]) -> float:
     return math.nan if denom == 0 else float(a @ b) / denom
 
 
-def rank(x: Sequence[float]) -> np.ndarray:
+def rank(x: ArrayLike) -> np.ndarray:
     """1-based ranks, ties sharing their average rank (as Spearman's rho needs)."""
     a = np.asarray(x, dtype=float)
     order = np.argsort(a, kind="mergesort")
@@ -68,30 +69,30 @@ def rank(x: Sequence[float]) -> np.ndarray:
     return ranks
 
 
-def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+def spearman(x: ArrayLike, y: ArrayLike) -> float:
     return pearson(rank(x), rank(y))
 
 
-def rmse(x: Sequence[float], y: Sequence[float]) -> float:
+def rmse(x: ArrayLike, y: ArrayLike) -> float:
     a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     return math.nan if len(a) == 0 else float(np.sqrt(np.mean((a - b) ** 2)))
 
 
-def to_levels(fractions: Sequence[float], levels: int) -> np.ndarray:
+def to_levels(fractions: ArrayLike, levels: int) -> np.ndarray:
     """0-1 scores binned into `levels` ordered categories 0 .. levels-1 (nearest, halves up)."""
     f = np.clip(np.asarray(fractions, dtype=float), 0.0, 1.0)
     return np.floor(f * (levels - 1) + 0.5).astype(int)
 
 
-def quadratic_weighted_kappa(a: Sequence[int], b: Sequence[int], levels: int) -> float:
+def quadratic_weighted_kappa(x: ArrayLike, y: ArrayLike, levels: int) -> float:
     """Cohen's kappa with quadratic weights over categories 0 .. levels-1."""
-    a, b = np.asarray(a, dtype=int), np.asarray(b, dtype=int)
+    a, b = np.asarray(x, dtype=int), np.asarray(y, dtype=int)
     if len(a) == 0 or levels < 2:
         return math.nan
     observed = np.zeros((levels, levels))
     np.add.at(observed, (a, b), 1.0)
-    expected = np.outer(np.bincount(a, minlength=levels), np.bincount(b, minlength=levels))
-    expected = expected / len(a)
+    counts = np.outer(np.bincount(a, minlength=levels), np.bincount(b, minlength=levels))
+    expected = counts / len(a)
     i, j = np.indices((levels, levels))
     weights = (i - j) ** 2 / (levels - 1) ** 2
     denom = float((weights * expected).sum())
@@ -241,10 +242,10 @@ def kappa_levels(rows: Sequence[AgreementRow]) -> int:
     return 11
 
 
-def agreement(scores: Sequence[float], humans: Sequence[float], levels: int) -> Agreement:
+def agreement(scores: ArrayLike, humans: ArrayLike, levels: int) -> Agreement:
     """`scores` and `humans` on the 0-1 scale."""
     return Agreement(
-        n=len(scores),
+        n=len(np.asarray(scores)),
         pearson=_finite(pearson(scores, humans)),
         spearman=_finite(spearman(scores, humans)),
         rmse=_finite(rmse(scores, humans)),
