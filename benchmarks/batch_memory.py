@@ -29,7 +29,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 def write_input(path: Path, rows: int, seed: int = 1) -> None:
     sys.path.insert(0, str(PROJECT))
-    from evaluator.rubrics.model import load_rubrics
+    from evaluator.rubrics.io import load_rubrics
 
     rubrics = [r for r in load_rubrics(PROJECT / "rubrics") if r.number is not None]
     rng = random.Random(seed)

@@ -40,7 +40,7 @@ def fmt(times: list[float]) -> str:
 
 
 def embedding_part(args: argparse.Namespace) -> bool:
-    from evaluator.rubrics.model import adhoc_rubric
+    from evaluator.rubrics.adhoc import adhoc_rubric
     from evaluator.runs.batch.job import BatchOptions, run_batch
     from evaluator.scoring.grader import TOPIC_CHARS, Grader
     from evaluator.settings import Settings
@@ -131,7 +131,7 @@ def judge_part(args: argparse.Namespace) -> bool:
     sys.path.insert(0, str(PROJECT / "tests"))
     from fake_openai import FakeOpenAI, Step, judge_json
 
-    from evaluator.rubrics.model import load_rubrics
+    from evaluator.rubrics.io import load_rubrics
     from evaluator.runs.batch.job import BatchOptions, run_batch
     from evaluator.scoring.grader import Grader
     from evaluator.settings import Settings

@@ -29,7 +29,7 @@ EVALUATOR = Path(sys.executable).with_name("evaluator")
 
 def write_notes(folder: Path, rubrics_dir: Path, count: int) -> list[Path]:
     sys.path.insert(0, str(PROJECT))
-    from evaluator.rubrics.model import load_rubrics
+    from evaluator.rubrics.io import load_rubrics
 
     rubrics = [r for r in load_rubrics(rubrics_dir) if r.number is not None][:count]
     notes = []
@@ -65,7 +65,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if rubrics_dir is None:
-            from evaluator.rubrics.model import bundled_rubrics_dir
+            from evaluator.rubrics.io import bundled_rubrics_dir
 
             rubrics_dir = bundled_rubrics_dir()
         notes = write_notes(work, rubrics_dir, args.notes)

@@ -22,7 +22,7 @@ import time
 
 from datasets import PROJECT
 
-from evaluator.rubrics.model import load_rubrics
+from evaluator.rubrics.io import load_rubrics
 from evaluator.scoring.embedding.backends import get_embedder
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings

@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Literal
+
+Language = Literal["zh", "en"]
 
 # Hard breaks: line breaks, and sentence-final punctuation (Chinese and English).
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=\.)(?=\s)|(?<=…)")
@@ -123,6 +126,17 @@ def fold(text: str) -> str:
     return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
 
 
+_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
+
+
+def detect_language(text: str) -> Language:
+    """`zh` when CJK characters dominate, else `en`. A Latin word counts as two characters
+    (about what it carries), so English terms inside Chinese prose do not tip the balance:
+    "正则化防止 overfitting regularization" is Chinese."""
+    return "zh" if len(_CJK_CHAR.findall(text)) > 2 * len(_WORD.findall(text)) else "en"
+
+
 def is_blank(text: str) -> bool:
     return _visible_len(text) == 0
 
@@ -146,8 +160,9 @@ _STOPWORDS = """
 STOPWORDS = frozenset(_STOPWORDS.split())
 _LATIN_WORD = re.compile(r"[a-z0-9]+")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
-_SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "edly", "ers", "er", "ed", "ies")
-_SUFFIXES += ("es", "ly", "s")
+# Order matters: only the first suffix that fits is cut off ("ations" before "s").
+_SUFFIXES: tuple[str, ...] = ("ations", "ation", "ments", "ment", "ings", "ing", "edly", "ers")
+_SUFFIXES += ("er", "ed", "ies", "es", "ly", "s")
 STEM_CHARS = 4  # stems are cut to this many characters: "initialize", "initialization" -> "init"
 
 

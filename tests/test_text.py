@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from evaluator.grade import Flag
-from evaluator.rubrics.model import adhoc_rubric
+from evaluator.rubrics.adhoc import adhoc_rubric
 from evaluator.scoring.grader import MAX_UNITS, Grader
 from evaluator.settings import Settings
 from evaluator.text import (
     MAX_UNIT_CHARS,
     content_tokens,
+    detect_language,
     is_blank,
     normalise,
     split_units,
@@ -124,6 +125,21 @@ def test_content_tokens_chinese_bigrams() -> None:
     assert content_tokens("模型蒸馏") == {"模型", "型蒸", "蒸馏"}
     assert content_tokens("栈") == {"栈"}
     assert content_tokens("GPU 加速") == {"gpu", "加速"}
+
+
+def test_detect_language_counts_a_latin_word_as_two_characters() -> None:
+    assert detect_language("批量归一化（Batch Normalization）是一种归一化技术。") == "zh"
+    assert detect_language("Batch normalization normalises activations.") == "en"
+    assert detect_language("Transfer learning (迁移学习) reuses what a model learned.") == "en"
+    # Chinese prose with English terms is Chinese: 5 CJK characters against 2 words (4).
+    assert detect_language("正则化防止 overfitting regularization") == "zh"
+    assert detect_language("") == "en"
+
+
+def test_adhoc_rubrics_use_the_same_language_detector() -> None:
+    """The compiler and ad-hoc rubrics once disagreed on this text (zh vs en)."""
+    assert adhoc_rubric("", "正则化防止 overfitting regularization").language == "zh"
+    assert adhoc_rubric("What is dropout?", "It drops units at random.").language == "en"
 
 
 def test_very_long_answer_is_graded_in_bounded_time() -> None:

@@ -20,7 +20,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from evaluator.rubrics.model import RubricSet
+    from evaluator.rubrics.lookup import RubricSet
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

@@ -11,7 +11,7 @@ import click
 from evaluator.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from evaluator.rubrics.model import RubricSet
+    from evaluator.rubrics.lookup import RubricSet
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -90,6 +90,6 @@ def settings_from_flags(**flags: Any) -> Settings:
 
 def command_rubrics(settings: Settings) -> RubricSet:
     """The rubric set the settings name (see `settings_from_flags`)."""
-    from evaluator.rubrics.model import load_rubrics
+    from evaluator.rubrics.io import load_rubrics
 
     return load_rubrics(settings.rubrics)

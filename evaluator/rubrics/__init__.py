@@ -1,5 +1,7 @@
-"""Rubrics: the schema (`model`), files on disk, lookup by number / id / title, compiling
-study documents into rubric files (`compile`), and checking them (`lint`).
+"""Rubrics: the schema (`model`), rubric files on disk (`io`), lookup by number / id / title
+(`lookup`), the question-number grammar (`numbering`), rubrics made on the fly from a reference
+answer (`adhoc`), compiling study documents into rubric files (`compile`), and checking them
+(`lint`).
 
 May import: evaluator.errors, evaluator.text, evaluator.markdown. Nothing from scoring, judge,
 runs, present or cli: a rubric knows nothing about how it is graded.

@@ -1,7 +1,8 @@
 """Markdown Q&A study documents → rubric files (`evaluator rubrics build`).
 
 A document is a list of numbered question headings (`#### 12. Title`, `## 12、Title`,
-`### Q12. Title`, `## 第12题 Title`, any heading level), each followed by labelled sections:
+`### Q12. Title`, `## 第12题 Title`, any heading level; the grammar is `numbering`'s), each
+followed by labelled sections:
 题目/问题/Question (optional: the title stands in), 答案/Answer (required) and
 解析/Explanation (optional). Labels may be bold or not, with `：` or `:`.
 
@@ -28,30 +29,15 @@ from pydantic import ValidationError
 
 from evaluator.errors import InputError, RubricError
 from evaluator.files import atomic_write
-from evaluator.rubrics.model import (
-    KeyPoint,
-    Rubric,
-    RubricDocument,
-    Source,
-    dump_document,
-    load_document,
-)
+from evaluator.markdown import Heading, atx_heading, scan, without_code
+from evaluator.rubrics.io import dump_document, load_document
+from evaluator.rubrics.model import KeyPoint, Rubric, RubricDocument, Source
+from evaluator.rubrics.numbering import question_number
+from evaluator.text import detect_language
 
-__all__ = ["build", "compile_markdown", "detect_language", "slugify"]
+__all__ = ["build", "compile_markdown", "slugify"]
 
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-
-_HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_FENCE_RE = re.compile(r"^\s*(```+|~~~+)")
-# "12. Title", "12、Title", "12) Title", "Q12. Title", "Q12 Title", "第12题 Title".
-# A dot followed by a digit ("1.5 Scope") is a section number, not a question number.
-_NUMBERED_RE = re.compile(
-    r"^(?:(?:q|question)\s*(?P<q>\d+)\s*(?:[.．、:：)）](?!\d)\s*|\s+)"
-    r"|第\s*(?P<nth>\d+)\s*[题題]\s*[.．、:：]?\s*"
-    r"|(?P<n>\d+)\s*(?:[.．](?!\d)|[、:：)）])\s*)"
-    r"(?P<title>.*)$",
-    re.IGNORECASE,
-)
 
 _SECTION_WORDS: dict[str, tuple[str, ...]] = {
     "question": ("题目", "題目", "问题", "問題", "Question", "Q"),
@@ -75,7 +61,6 @@ _BOLD_LABEL_RE = re.compile(
 _PLAIN_LABEL_RE = re.compile(
     r"^(?P<label>[^：:，,。；;！？!?]{1,25}?)\s*(?:：|:\s)\s*(?P<rest>.+)$"
 )
-_FENCED_BLOCK_RE = re.compile(r"^\s*(```+|~~~+).*?^\s*\1[ \t]*$", re.MULTILINE | re.DOTALL)
 _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD_RE = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 _ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "cf", "al", "fig", "eq", "dr", "mr", "ms"}
@@ -90,12 +75,6 @@ def slugify(name: str) -> str:
     """A document slug from a file stem: lower-case ASCII letters, digits, `_`, `.`, `-`."""
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
     return re.sub(r"[^a-z0-9_.-]+", "-", text).strip("-._")
-
-
-def detect_language(text: str) -> str:
-    """`zh` when CJK characters dominate, else `en`. A Latin word counts as two characters
-    (about what it carries), so English terms inside Chinese prose do not tip the balance."""
-    return "zh" if len(_CJK_RE.findall(text)) > 2 * len(_WORD_RE.findall(text)) else "en"
 
 
 def _units(text: str) -> int:
@@ -205,24 +184,20 @@ class _Heading:
     title: str
 
 
-def _parse_heading(line_no: int, raw: str) -> _Heading | None:
-    m = _HEADING_RE.match(raw)
-    if not m:
-        return None
-    text = _strip_inline(m.group(2))
-    num = _NUMBERED_RE.match(text)
-    if num:
-        number = int(num.group("q") or num.group("nth") or num.group("n"))
-        return _Heading(line_no, len(m.group(1)), text, number, num.group("title").strip())
-    return _Heading(line_no, len(m.group(1)), text, None, text)
+def _parse_heading(heading: Heading) -> _Heading:
+    text = _strip_inline(heading.text)
+    numbered = question_number(text)
+    if numbered:
+        return _Heading(heading.line + 1, heading.level, text, *numbered)
+    return _Heading(heading.line + 1, heading.level, text, None, text)
 
 
 def _section_start(raw: str) -> tuple[str, str] | None:
     """(kind, rest of line) when a line opens a 题目/答案/解析 section."""
     m = _SECTION_RE.match(raw.strip())
     if not m:
-        heading = _HEADING_RE.match(raw)
-        word = _strip_inline(heading.group(2)).rstrip("：: ") if heading else ""
+        heading = atx_heading(raw)
+        word = _strip_inline(heading[1]).rstrip("：: ") if heading else ""
         kind = _LABEL_TO_KIND.get(word.lower()) if len(word) > 1 else None
         return (kind, "") if kind else None
     label = m.group("label") or m.group("blabel")
@@ -232,25 +207,10 @@ def _section_start(raw: str) -> tuple[str, str] | None:
 
 
 def _scan(lines: list[str]) -> tuple[list[_Heading], set[int]]:
-    """Headings outside code fences, and the (1-based) line numbers inside fences."""
-    headings: list[_Heading] = []
-    fenced: set[int] = set()
-    fence: str | None = None
-    for no, raw in enumerate(lines, 1):
-        m = _FENCE_RE.match(raw)
-        if fence is not None:
-            fenced.add(no)
-            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence):
-                fence = None
-            continue
-        if m:
-            fence = m.group(1)
-            fenced.add(no)
-            continue
-        heading = _parse_heading(no, raw)
-        if heading:
-            headings.append(heading)
-    return headings, fenced
+    """Headings outside code fences, and the (1-based) line numbers of fenced lines."""
+    outline = scan(lines)
+    fenced = {i + 1 for i in outline.fenced_lines()}
+    return [_parse_heading(h) for h in outline.headings], fenced
 
 
 def _has_sections(lines: list[str], fenced: set[int], start: int, stop: int) -> bool:
@@ -282,19 +242,17 @@ def _parse_questions(lines: list[str], source: str) -> tuple[list[_Question], st
 
     questions: list[_Question] = []
     current: _Question | None = None
-    heading_at = {h.line: h for h in headings}
+    heading_at = {h.line: (i, h) for i, h in enumerate(headings)}
     for no, raw in enumerate(lines, 1):
-        h = heading_at.get(no)
-        if h is not None and h.level <= level and _section_start(raw) is None:
+        pos, head = heading_at.get(no, (-1, None))
+        if head is not None and head.level <= level and _section_start(raw) is None:
             if current is not None:
                 questions.append(current)
                 current = None
-            if h.level == level and h.number is not None:
-                current = _Question(h.number, h.title, no)
-            elif h.level == level and _has_sections(
-                lines, fenced, no, stops[headings.index(h) + 1]
-            ):
-                raise _unnumbered(source, h)
+            if head.level == level and head.number is not None:
+                current = _Question(head.number, head.title, no)
+            elif head.level == level and _has_sections(lines, fenced, no, stops[pos + 1]):
+                raise _unnumbered(source, head)
             continue
         if current is None:
             continue
@@ -333,19 +291,16 @@ class _Block:
 def _blocks(body: list[str]) -> list[_Block]:
     """Group answer lines into list items, paragraphs and code blocks."""
     blocks: list[_Block] = []
-    fence: str | None = None
+    outline = scan(body)
+    fenced = outline.fenced_lines()
+    fence_starts = {block.start for block in outline.fences}
     blank_before = True
-    for raw in body:
-        m_fence = _FENCE_RE.match(raw)
-        if fence is not None:
-            blocks[-1].lines.append(raw)
-            if m_fence and m_fence.group(1)[0] == fence[0]:
-                fence = None
-            blank_before = False
-            continue
-        if m_fence:
-            fence = m_fence.group(1)
-            blocks.append(_Block("code", lines=[raw]))
+    for i, raw in enumerate(body):
+        if i in fenced:
+            if i in fence_starts:
+                blocks.append(_Block("code", lines=[raw]))
+            else:
+                blocks[-1].lines.append(raw)
             blank_before = False
             continue
         stripped = raw.strip()
@@ -422,7 +377,7 @@ def _text(lines: list[tuple[int, str]]) -> str:
 
 def _prose(lines: list[tuple[int, str]]) -> str:
     """Question and explanation text: one plain paragraph, or as written when it holds code."""
-    if any(_FENCE_RE.match(text) for _, text in lines):
+    if scan([text for _, text in lines]).fences:
         return _text(lines)
     return _join([_strip_inline(text) for _, text in lines])
 
@@ -468,9 +423,7 @@ def _compile_question(q: _Question, source: str, document: str) -> Rubric:
         explanation=explanation,
         source=Source(file=source, lines=(q.line, q.end)),
         # Code is Latin whatever the language: leave it out of the vote.
-        language=detect_language(
-            _FENCED_BLOCK_RE.sub("", f"{question}\n{reference}\n{explanation}")
-        ),  # type: ignore[arg-type]
+        language=detect_language(without_code(f"{question}\n{reference}\n{explanation}")),
     )
 
 

@@ -31,14 +31,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from evaluator.rubrics.model import (
-    KeyPoint,
-    Rubric,
-    RubricDocument,
-    RubricSet,
-    default_rubrics_dir,
-    rubric_files,
-)
+from evaluator.rubrics.io import default_rubrics_dir, rubric_files, schema_problems
+from evaluator.rubrics.lookup import RubricSet
+from evaluator.rubrics.model import KeyPoint, Rubric, RubricDocument
 from evaluator.text import fold
 
 __all__ = ["Finding", "lint", "lint_path"]
@@ -268,33 +263,6 @@ def lint(rubrics: RubricSet | Iterable[RubricDocument]) -> list[Finding]:
 # ---------------------------------------------------------------------------- files
 
 
-def _schema_findings(path: Path, data: object, err: ValidationError) -> list[Finding]:
-    """Every schema error in a file, each naming the question and the field."""
-    findings = []
-    for e in err.errors():
-        loc = list(e["loc"])
-        rubric_id = None
-        if len(loc) >= 2 and loc[0] == "rubrics" and isinstance(loc[1], int):
-            try:
-                item = data["rubrics"][loc[1]]  # type: ignore[index]
-                rubric_id = str(item.get("id") or f"#{item.get('number', loc[1] + 1)}")
-            except (KeyError, IndexError, TypeError, AttributeError):
-                rubric_id = f"#{loc[1] + 1}"
-            loc = loc[2:]
-        field = ".".join(str(p) for p in loc) or "(top level)"
-        message = f"field '{field}': {e['msg']}"
-        if loc[:1] == ["key_points"] and loc[-1:] == ["text"]:
-            message = f"key point {field.rsplit('.', 1)[0]} has no text ({e['msg']})"
-        elif loc[:1] == ["key_points"] and loc[-1:] == ["weight"]:
-            message = f"key point {field.rsplit('.', 1)[0]} has weight ≤ 0 ({e['msg']})"
-        findings.append(
-            Finding(
-                level="error", code="schema", rubric_id=rubric_id, message=message, file=str(path)
-            )
-        )
-    return findings
-
-
 def _load_for_lint(path: Path) -> tuple[RubricDocument | None, list[Finding]]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -307,7 +275,16 @@ def _load_for_lint(path: Path) -> tuple[RubricDocument | None, list[Finding]]:
     try:
         return RubricDocument.model_validate(data), []
     except ValidationError as exc:
-        return None, _schema_findings(path, data, exc)
+        return None, [
+            Finding(
+                level="error",
+                code="schema",
+                rubric_id=problem.question,
+                message=problem.message,
+                file=str(path),
+            )
+            for problem in schema_problems(data, exc)
+        ]
 
 
 def lint_path(path: str | Path | None = None) -> list[Finding]:

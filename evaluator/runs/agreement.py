@@ -27,7 +27,9 @@ from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict
 
 from evaluator.errors import InputError
-from evaluator.rubrics.model import Rubric, RubricSet, adhoc_rubric
+from evaluator.rubrics.adhoc import adhoc_rubric
+from evaluator.rubrics.lookup import RubricSet
+from evaluator.rubrics.model import Rubric
 
 if TYPE_CHECKING:
     from evaluator.scoring.grader import Grader

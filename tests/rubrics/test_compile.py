@@ -9,8 +9,9 @@ from click.testing import CliRunner
 
 from evaluator.cli import main
 from evaluator.errors import InputError, RubricError
-from evaluator.rubrics.compile import build, compile_markdown, detect_language, slugify
-from evaluator.rubrics.model import RubricDocument, load_document, save_document
+from evaluator.rubrics.compile import build, compile_markdown, slugify
+from evaluator.rubrics.io import dump_document, load_document
+from evaluator.rubrics.model import RubricDocument
 from tests.helpers import REPO
 
 SEED = REPO / "seeds" / "000_7ace44ecab84a0b1.txt"
@@ -164,11 +165,18 @@ def test_english_document_with_plain_paragraph_answers() -> None:
         ("# Q12: Title here", 12, "Title here"),
         ("## 第12题 如何训练？", 12, "如何训练？"),
         ("##### **12. Bold title**", 12, "Bold title"),
+        ("## 问题 12：如何训练？", 12, "如何训练？"),
     ],
 )
 def test_numbered_heading_styles(heading: str, number: int, title: str) -> None:
     doc = compile_markdown(f"{heading}\n\n**答案：** 这是答案的内容，足够长。\n", "x.md", "x")
     assert [(r.number, r.title, r.id) for r in doc.rubrics] == [(number, title, f"x-q{number}")]
+
+
+def test_a_bare_number_heading_takes_its_title_from_the_question() -> None:
+    text = "## 12\n\n**题目：** 如何训练？\n\n**答案：** 这是答案的内容，足够长。\n"
+    (q,) = compile_markdown(text, "x.md", "x").rubrics
+    assert (q.number, q.title, q.question) == (12, "如何训练？", "如何训练？")
 
 
 def test_section_label_styles() -> None:
@@ -230,6 +238,26 @@ print("hello")
     assert q2.language == "zh"  # code does not vote for English
 
 
+def test_a_fence_closes_only_with_a_bare_run_of_its_character_at_least_as_long() -> None:
+    text = """\
+## 1. 示例
+
+**答案：**
+
+真正的答案在这里写明。
+
+````markdown
+```python
+x = 1
+```
+**解析：** 这一行在代码块里，不是解析。
+````
+"""
+    (q,) = compile_markdown(text, "x.md", "x").rubrics
+    assert [k.text for k in q.key_points] == ["真正的答案在这里写明。"]
+    assert q.explanation == "" and q.reference_answer.endswith("````")
+
+
 def test_nested_list_items_inherit_the_heading_items_label() -> None:
     text = "## 1. 优缺点\n\n**答案：**\n- **优点：**\n  - 训练速度快\n  - 成本低廉\n- 缺点：占用内存多\n"
     (q,) = compile_markdown(text, "x.md", "x").rubrics
@@ -248,10 +276,7 @@ def test_short_chinese_sentences_merge_with_a_neighbour() -> None:
     ]
 
 
-def test_detect_language_and_slugify() -> None:
-    assert detect_language("批量归一化（Batch Normalization）是一种归一化技术。") == "zh"
-    assert detect_language("Batch normalization normalises activations.") == "en"
-    assert detect_language("Transfer learning (迁移学习) reuses what a model learned.") == "en"
+def test_slugify() -> None:
     assert slugify("000_7ace44ecab84a0b1") == "000_7ace44ecab84a0b1"
     assert slugify("LLM Training Notes") == "llm-training-notes"
     assert slugify("笔记") == ""
@@ -331,7 +356,7 @@ def test_build_refuses_to_overwrite_edited_rubrics(tmp_path: Path) -> None:
 
     doc = load_document(path)
     doc.rubrics[4].key_points[2].text = "模型预测为正类的样本中真正为正类的比例。"
-    save_document(doc, path)
+    path.write_text(dump_document(doc), encoding="utf-8")
     edited = path.read_text(encoding="utf-8")
 
     with pytest.raises(RubricError) as err:
@@ -361,7 +386,7 @@ def test_build_refuses_an_unparsable_existing_file_unless_forced(tmp_path: Path)
 def test_build_treats_a_file_without_build_hash_as_edited(tmp_path: Path) -> None:
     (path,) = build([SEED], tmp_path, document="llm-training")
     doc = load_document(path)
-    save_document(doc.model_copy(update={"build_hash": None}), path)
+    path.write_text(dump_document(doc.model_copy(update={"build_hash": None})), encoding="utf-8")
     with pytest.raises(RubricError, match="edited since it was built"):
         build([SEED], tmp_path, document="llm-training")
 

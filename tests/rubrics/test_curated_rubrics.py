@@ -11,7 +11,8 @@ import pytest
 
 from evaluator.errors import RubricError
 from evaluator.rubrics.compile import build, compile_markdown
-from evaluator.rubrics.model import Rubric, RubricDocument, load_document
+from evaluator.rubrics.io import load_document
+from evaluator.rubrics.model import Rubric, RubricDocument
 
 REPO = Path(__file__).resolve().parents[2]
 RUBRIC_FILE = REPO / "rubrics" / "llm-training.yaml"

@@ -12,8 +12,10 @@ from click.testing import CliRunner
 from evaluator.cli import main
 from evaluator.errors import RubricError
 from evaluator.rubrics.compile import build, compile_markdown
+from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.lint import Finding, lint, lint_path
-from evaluator.rubrics.model import KeyPoint, Rubric, RubricDocument, RubricSet, load_rubrics
+from evaluator.rubrics.lookup import RubricSet
+from evaluator.rubrics.model import KeyPoint, Rubric, RubricDocument
 from tests.helpers import REPO
 
 SEED = REPO / "seeds" / "000_7ace44ecab84a0b1.txt"
@@ -218,8 +220,8 @@ def test_lint_path_reports_every_schema_error_with_question_and_field(tmp_path: 
         ("error", "schema", "d-q1", str(path)),
         ("error", "schema", "d-q1", str(path)),
     ]
-    assert findings[0].message.startswith("key point key_points.0 has no text")
-    assert findings[1].message.startswith("key point key_points.1 has weight ≤ 0")
+    assert findings[0].message.startswith("field 'key_points.0.text': key point has no text")
+    assert findings[1].message.startswith("field 'key_points.1.weight': key point has weight ≤ 0")
 
 
 def test_lint_path_on_a_directory_keeps_checking_the_valid_files(tmp_path: Path) -> None:

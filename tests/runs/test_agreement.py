@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from evaluator.cli import main
 from evaluator.errors import InputError
-from evaluator.rubrics.model import load_rubrics
+from evaluator.rubrics.io import load_rubrics
 from evaluator.runs.agreement import (
     AgreementRow,
     compare,

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from evaluator.errors import InputError
-from evaluator.rubrics.model import RubricSet, load_rubrics
+from evaluator.rubrics.io import load_rubrics
+from evaluator.rubrics.lookup import RubricSet
 from evaluator.runs.check.notes import Note, explicit_number, load_note, parse_note, read_note
 from tests.helpers import SEED_SUBSET_RUBRICS, write_rubrics
 

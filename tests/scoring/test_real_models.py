@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluator.rubrics.model import KeyPoint, Misconception, Rubric, RubricSet, load_rubrics
+from evaluator.rubrics.io import load_rubrics
+from evaluator.rubrics.lookup import RubricSet
+from evaluator.rubrics.model import KeyPoint, Misconception, Rubric
 from evaluator.scoring.embedding.backends import get_embedder
 from evaluator.scoring.grader import Grader
 from evaluator.settings import load_settings

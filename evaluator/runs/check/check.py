@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from evaluator.cache import SqliteCache, cache_key
 from evaluator.errors import InputError
 from evaluator.grade import Flag, Grade, KeyPointResult
-from evaluator.rubrics.model import RubricSet, load_rubrics
+from evaluator.rubrics.io import load_rubrics
+from evaluator.rubrics.lookup import RubricSet
 from evaluator.runs.check.notes import HOW_TO_NAME, Answer, MatchedBy, Note, load_note
 from evaluator.settings import Settings
 

@@ -4,7 +4,8 @@ A note names its questions in one of three ways:
 
 - front matter: `question: 7` (or a list, `question: [3, 26]`), the whole body answering each;
 - a heading that names a question: `## Q7`, `## 7. 什么是批量归一化`, `## 问题 7`, `## 第7题`
-  (`#` headings, or text underlined with `===` / `---`);
+  (`#` headings, or text underlined with `===` / `---`; the grammar is
+  `evaluator.rubrics.numbering`'s);
 - a free-text heading matched to the closest question title (`## 批量归一化`), via
   `RubricSet.find`; when no title is close enough the note says so and the section is skipped.
 
@@ -16,31 +17,20 @@ Front matter applies to the whole body only when no heading names a question exp
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 import yaml
 
 from evaluator.errors import InputError, QuestionNotFound
-from evaluator.rubrics.model import Rubric, RubricSet
+from evaluator.markdown import Heading, scan
+from evaluator.rubrics.lookup import RubricSet
+from evaluator.rubrics.model import Rubric
+from evaluator.rubrics.numbering import question_number
 
 MatchedBy = Literal["front matter", "heading", "title"]
 
-_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-# A setext heading: paragraph text underlined with === (level 1) or --- (level 2).
-_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-# Lines that end a paragraph: list items, block quotes, thematic breaks.
-_BLOCK_START = re.compile(r"^ {0,3}(?:(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)|>|(?:[-*_][ \t]*){3,}$)")
-_INDENTED_CODE = re.compile(r"^(?: {4}|\t)")
-# "Q7", "Question 7", "问题 7", "题目7", "第7题", "#7", each followed by a separator or the end.
-_NAMED = re.compile(
-    r"^(?:q|question|问题|题目|第|#)\s*(\d+)\s*题?(?=$|[\s.、:：)）\-–—,，])[\s.、:：)）\-–—,，]*(.*)$",
-    re.IGNORECASE,
-)
-# "7.", "7、", "7)", "7:" or a bare "7" opens the heading. "7 个技巧" and "1.2 背景" are free text.
-_NUMBERED = re.compile(r"^(\d+)\s*(?:$|[.、:：)）．](?!\d)\s*(.*)$)")
 _INLINE_MARKUP = re.compile(r"\*\*|__|`|~~|(?<!\w)[*_](?!\s)|(?<!\s)[*_](?!\w)")
 
 HOW_TO_NAME = "add front matter `question: 7` or a heading like `## Q7`"
@@ -66,14 +56,6 @@ class Note:
     remarks: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     min_score: float | None = None
-
-
-@dataclass(frozen=True)
-class _Heading:
-    index: int  # 0-based line index in the file of its (first) text line
-    body: int  # 0-based line index where its body starts
-    level: int
-    text: str
 
 
 # ---------------------------------------------------------------------------- reading
@@ -125,36 +107,10 @@ def _split_front_matter(lines: list[str], path: Path) -> tuple[dict[str, object]
     return data, end + 1
 
 
-def _headings(lines: list[str], start: int) -> list[_Heading]:
-    found: list[_Heading] = []
-    fence: str | None = None
-    paragraph: int | None = None  # first line of the paragraph a setext underline would head
-    for i in range(start, len(lines)):
-        line = lines[i]
-        marks = _FENCE.match(line)
-        if fence is not None:
-            # Only a bare run of the same mark, at least as long, closes the block.
-            run = marks.group(1) if marks else ""
-            if run[:1] == fence[0] and len(run) >= len(fence) and not line.strip().strip(fence[0]):
-                fence = None
-            continue
-        if marks:
-            fence, paragraph = marks.group(1), None
-            continue
-        m = _HEADING.match(line)
-        underline = _SETEXT.match(line)
-        if m:
-            found.append(_Heading(i, i + 1, len(m.group(1)), _plain(m.group(2) or "")))
-            paragraph = None
-        elif underline and paragraph is not None:
-            text = _plain(" ".join(lines[paragraph:i]))
-            found.append(_Heading(paragraph, i + 1, 1 if underline.group(1)[0] == "=" else 2, text))
-            paragraph = None
-        elif not line.strip() or _BLOCK_START.match(line):
-            paragraph = None  # blank lines, lists, quotes and rules end a paragraph
-        elif paragraph is None and not _INDENTED_CODE.match(line):
-            paragraph = i
-    return found
+def _headings(lines: list[str], start: int) -> list[Heading]:
+    """Headings of the body, `#` and underlined, with plain text."""
+    found = scan(lines, start, setext=True).headings
+    return [replace(h, text=_plain(h.text)) for h in found]
 
 
 def _plain(text: str) -> str:
@@ -164,17 +120,17 @@ def _plain(text: str) -> str:
 
 def explicit_number(heading: str) -> int | None:
     """The question number a heading names explicitly (`Q7`, `7. …`, `问题 7`), else None."""
-    m = _NAMED.match(heading) or _NUMBERED.match(heading)
-    return int(m.group(1)) if m else None
+    numbered = question_number(heading)
+    return numbered[0] if numbered else None
 
 
-def _section(lines: list[str], headings: list[_Heading], pos: int) -> str:
+def _section(lines: list[str], headings: list[Heading], pos: int) -> str:
     """Body of heading `pos`: down to the next heading of the same or a higher level."""
     head = headings[pos]
     end = len(lines)
     for later in headings[pos + 1 :]:
         if later.level <= head.level:
-            end = later.index
+            end = later.line
             break
     return "\n".join(lines[head.body : end]).strip()
 
@@ -246,7 +202,7 @@ def parse_note(text: str, rubrics: RubricSet, path: Path) -> Note:
         if open_level is not None and head.level > open_level:
             continue  # a sub-heading of an answer is part of that answer
         open_level = None
-        where = f"{path}:{head.index + 1}"
+        where = f"{path}:{head.line + 1}"
         number = numbers[pos]
         if number is not None:
             open_level = head.level
@@ -256,7 +212,7 @@ def parse_note(text: str, rubrics: RubricSet, path: Path) -> Note:
                 note.problems.append(f"{where}: heading '{head.text}': {exc}")
                 continue
             text_ = _section(lines, headings, pos)
-            note.answers.append(Answer(rubric, text_, head.index + 1, "heading", head.text))
+            note.answers.append(Answer(rubric, text_, head.line + 1, "heading", head.text))
             continue
         inner = _descendants(headings, pos)
         if not head.text or any(
@@ -270,11 +226,11 @@ def parse_note(text: str, rubrics: RubricSet, path: Path) -> Note:
             continue
         open_level = head.level
         text_ = _section(lines, headings, pos)
-        note.answers.append(Answer(match, text_, head.index + 1, "title", head.text))
+        note.answers.append(Answer(match, text_, head.line + 1, "title", head.text))
     return note
 
 
-def _descendants(headings: list[_Heading], pos: int) -> list[int]:
+def _descendants(headings: list[Heading], pos: int) -> list[int]:
     """Positions of the headings nested under heading `pos`."""
     level = headings[pos].level
     inner = []
