@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,6 +12,9 @@ from evaluator.files import atomic_write
 
 from . import main
 from .common import embedder_option, judge_options, rubrics_option, settings_from_flags
+
+if TYPE_CHECKING:
+    from evaluator.runs.batch.job import Format
 
 
 @main.command("batch")
@@ -86,7 +89,7 @@ from .common import embedder_option, judge_options, rubrics_option, settings_fro
 def batch_command(
     input_csv: Path,
     output: Path,
-    fmt: str,
+    fmt: Format,  # click.Choice above lets only these through
     answer_col: str | None,
     id_col: str | None,
     question_col: str | None,
@@ -120,14 +123,15 @@ def batch_command(
     """
     from rich.console import Console
 
-    from evaluator.present.report import print_summary, render_html
+    from evaluator.present.html import render_html
+    from evaluator.present.summary import print_summary
     from evaluator.runs.batch.job import BatchOptions, prepare_batch
 
     settings = settings_from_flags(**flags)
     options = BatchOptions(
         input=input_csv,
         output=output,
-        format=fmt,  # type: ignore[arg-type]
+        format=fmt,
         answer_col=answer_col,
         id_col=id_col,
         question_col=question_col,

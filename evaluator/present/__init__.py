@@ -1,5 +1,5 @@
-"""Presenting grades to people: one grade in the terminal (`grade_text`), and a batch's
-statistics, summary table and self-contained HTML report (`report`).
+"""Presenting grades to people: one grade in the terminal (`grade_text`), a batch's statistics
+and summary table (`summary`), and its self-contained HTML report (`html`).
 
 May import: evaluator.grade, text, settings. Nothing that grades.
 """

@@ -1,8 +1,8 @@
-"""Renderers for one `Grade`: a terminal report (rich) and Markdown."""
+"""One `Grade` as a terminal report (rich): score, key points, misconceptions, what to study."""
 
 from __future__ import annotations
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -64,7 +64,7 @@ def terminal(grade: Grade, console: Console, *, verbose: bool = False) -> None:
             f"{k.credit:.2f}",
             detail,
         )
-    parts: list[object] = [head, Text(""), table]
+    parts: list[RenderableType] = [head, Text(""), table]
     if grade.misconceptions:
         parts.append(Text(""))
         for m in grade.misconceptions:
@@ -91,25 +91,3 @@ def terminal(grade: Grade, console: Console, *, verbose: bool = False) -> None:
         parts.append(Text(""))
         parts.extend(Text(f"note: {n}", style="dim") for n in notes)
     console.print(Panel(Group(*parts), title=title, title_align="left"))
-
-
-def markdown(grade: Grade) -> str:
-    lines = [
-        f"### {grade.question_title} — {grade.score:.0f}/100 ({grade.band})",
-        "",
-        f"Method: {grade.method} ({grade.method_reason})",
-        "",
-        "| | key point | weight | credit | evidence |",
-        "|---|---|---|---|---|",
-    ]
-    for k in grade.key_points:
-        mark = _STATUS_STYLE[k.status][0]
-        evidence = _clip(k.judge_evidence or k.evidence, 80).replace("|", "\\|")
-        lines.append(
-            f"| {mark} | {k.label or _clip(k.text, 50)} | {k.weight:g} | {k.credit:.2f} | {evidence} |"
-        )
-    for m in grade.misconceptions:
-        lines.append(f"\n⚠ Misconception (-{m.penalty:g}): {m.text}")
-    if grade.feedback:
-        lines += ["", grade.feedback]
-    return "\n".join(lines)

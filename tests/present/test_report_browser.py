@@ -9,10 +9,12 @@ import shutil
 import statistics
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from evaluator.present.report import MAX_MISSED_KEYS, RowView, Summary, render_html
+from evaluator.present.html import render_html
+from evaluator.present.summary import MAX_MISSED_KEYS, RowView, Summary
 from evaluator.runs.batch.job import BatchOptions, run_batch
 from evaluator.settings import Settings
 from tests.helpers import EN_GOOD, ZH_GOOD, require, write_csv, write_rubrics
@@ -20,8 +22,8 @@ from tests.helpers import EN_GOOD, ZH_GOOD, require, write_csv, write_rubrics
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> </svg></text> & "q"'
 
 
-def view(i: int, score: float | None, question: str = "q1", **kw: object) -> RowView:
-    return RowView(row=i, id=f"r{i}", question_id=question, score=score, band="fair", **kw)  # type: ignore[arg-type]
+def view(i: int, score: float | None, question: str = "q1", **kw: Any) -> RowView:
+    return RowView(row=i, id=f"r{i}", question_id=question, score=score, band="fair", **kw)
 
 
 # ---------------------------------------------------------------------------- statistics

@@ -19,15 +19,11 @@ from evaluator.cli import main
 from evaluator.errors import EvaluatorError, InputError, JudgeError
 from evaluator.grade import Grade, JudgeInfo, Verdict
 from evaluator.judge.client import JudgeOutcome, KeyPointJudgement
-from evaluator.rubrics.model import Rubric, load_rubrics
+from evaluator.rubrics.io import load_rubrics
+from evaluator.rubrics.model import Rubric
 from evaluator.runs.batch import job as batch_module
-from evaluator.runs.batch.job import (
-    GRADE_COLUMNS,
-    BatchOptions,
-    output_header,
-    prepare_batch,
-    run_batch,
-)
+from evaluator.runs.batch.job import BatchOptions, prepare_batch, run_batch
+from evaluator.runs.batch.sinks import GRADE_COLUMNS, output_header
 from evaluator.runs.batch.table import open_table, resolve_columns
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
@@ -407,7 +403,7 @@ def test_order_and_row_identity_survive_concurrent_judging(
     tmp_path: Path, settings: Settings
 ) -> None:
     judge = _ScriptedJudge()
-    grader = Grader("hashing", judge=judge, settings=settings)  # type: ignore[arg-type]
+    grader = Grader("hashing", judge=judge, settings=settings)  # type: ignore[arg-type]  # duck-typed Judge
     src = write_csv(tmp_path / "in.csv", _numbered_rows(60))
     out, result = run(tmp_path, settings, grader, src, jobs=8, chunk_size=25)
     rows = read_csv(out)
@@ -426,7 +422,7 @@ def test_judge_failure_with_require_judge_is_an_error_row(
 ) -> None:
     strict = settings.model_copy(update={"require_judge": True})
     judge = _ScriptedJudge(fail_every=4)
-    grader = Grader("hashing", judge=judge, settings=strict)  # type: ignore[arg-type]
+    grader = Grader("hashing", judge=judge, settings=strict)  # type: ignore[arg-type]  # duck-typed Judge
     src = write_csv(tmp_path / "in.csv", _numbered_rows(12))
     out, _ = run(tmp_path, strict, grader, src, jobs=4)
     rows = read_csv(out)

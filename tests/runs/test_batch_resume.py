@@ -18,7 +18,8 @@ from click.testing import CliRunner
 
 from evaluator.cli import main
 from evaluator.errors import InputError
-from evaluator.runs.batch.job import BatchOptions, run_batch
+from evaluator.present.summary import Summary
+from evaluator.runs.batch.job import BatchOptions, Format, run_batch
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
 from tests.helpers import EN_GOOD, ZH_GOOD, write_csv, write_rubrics
@@ -56,14 +57,14 @@ def cut_points(data: bytes, header_end: int, rng: random.Random) -> list[int]:
     return sorted(points)
 
 
-@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+@pytest.mark.parametrize(("fmt", "bom"), [("csv", False), ("csv", True), ("jsonl", False)])
 def test_output_cut_anywhere_resumes_to_the_clean_result(
-    tmp_path: Path, settings: Settings, grader: Grader, fmt: str
+    tmp_path: Path, settings: Settings, grader: Grader, fmt: Format, bom: bool
 ) -> None:
     src = write_csv(tmp_path / "in.csv", answers(18))
     clean = tmp_path / f"clean.{fmt}"
-    options = BatchOptions(input=src, output=clean, format=fmt, chunk_size=4)  # type: ignore[arg-type]
-    run_batch(options, settings, grader=grader)
+    options = BatchOptions(input=src, output=clean, format=fmt, chunk_size=4, bom=bom)
+    fresh = run_batch(options, settings, grader=grader).summary
     expected = normalised(clean, fmt)
     assert len(expected) == 19 + (fmt == "csv")  # rows (and the CSV header)
     data = clean.read_bytes()
@@ -74,13 +75,24 @@ def test_output_cut_anywhere_resumes_to_the_clean_result(
     for cut in points:
         out.write_bytes(data[:cut])
         result = run_batch(
-            BatchOptions(input=src, output=out, format=fmt, chunk_size=4, resume=True),  # type: ignore[arg-type]
+            BatchOptions(input=src, output=out, format=fmt, chunk_size=4, resume=True, bom=bom),
             settings,
             grader=grader,
         )
         assert normalised(out, fmt) == expected, f"cut at byte {cut}"
         assert result.rows == 19 and result.summary.rows == 19
         assert result.summary.errors == 1  # the unknown question, counted once either way
+        assert counted(result.summary) == counted(fresh), f"cut at byte {cut}"
+
+
+def counted(summary: Summary) -> dict[str, object]:
+    """What a summary makes of its rows, question titles aside (a CSV output holds none)."""
+    return {
+        "views": [{**vars(v), "question_title": None} for v in summary.table],
+        "questions": {q: (s.count, s.total, s.low, s.high) for q, s in summary.questions.items()},
+        "tenths": summary.tenths,
+        "counters": (summary.methods, summary.bands, summary.flags, summary.missed),
+    }
 
 
 def normalised(path: Path, fmt: str) -> list[object]:
@@ -130,6 +142,15 @@ def test_resume_refuses_an_output_from_another_input(
     with pytest.raises(InputError, match="rows do not match this input's columns"):
         jsonl = tmp_path / "out.jsonl"
         jsonl.write_text('{"row": 1, "id": "x", "input": {"a": "b"}}\n', encoding="utf-8")
+        run_batch(
+            BatchOptions(input=first, output=jsonl, format="jsonl", resume=True),
+            settings,
+            grader=grader,
+        )
+    inputs = dict(zip(answers(1)[0], answers(1)[1], strict=True))
+    line = {"row": 1, "id": "s1", "error": None, "score": "lots", "input": inputs}
+    jsonl.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="row 1 does not hold a grade this version can read"):
         run_batch(
             BatchOptions(input=first, output=jsonl, format="jsonl", resume=True),
             settings,

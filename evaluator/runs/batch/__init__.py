@@ -1,2 +1,2 @@
 """`evaluator batch`: CSV in (`table`: encodings, delimiters, columns), graded rows out in input
-order, streamed in fsynced chunks so `--resume` continues after a crash (`job`)."""
+order (`job`), streamed in fsynced chunks so `--resume` continues after a crash (`sinks`)."""
