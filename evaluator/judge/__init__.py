@@ -1,6 +1,9 @@
-"""The optional LLM judge over any OpenAI-compatible endpoint: prompt templates (`prompts`),
-the client with its response-format ladder (`client`), reply caching (`cache`), and the
-defence against answers that address the grader (`injection`).
+"""The optional LLM judge over any OpenAI-compatible endpoint.
+
+`prompts` renders the versioned templates; `client` sends them (response-format ladder, retries,
+error wording) and caches replies (`cache`); `reply` parses and validates what comes back;
+`grounding` keeps a verdict only when its quote is really in the answer; `injection` detects
+answers that address the grader.
 
 May import: evaluator.errors, settings, grade, text, cache, rubrics. Not scoring (which uses
 the judge), runs, present or cli. `openai` loads only when a request is made.

@@ -1,43 +1,47 @@
-"""LLM judge over any OpenAI-compatible endpoint: render the prompt, call, parse, validate, cache.
+"""The judge over any OpenAI-compatible endpoint: call the model, read its reply, check it.
 
     judge = make_judge(settings)          # None when no judge is configured
     outcome = judge.assess(rubric, answer)  # JudgeOutcome, or raises JudgeError
 
-Parsing ladder (DESIGN.md): `response_format` json_schema → json_object → strip code fences
-and take the last JSON object → validate with pydantic → one re-ask quoting the error → give
-up with JudgeError ("unscored": the grader falls back to embeddings; never 0, never a pass).
+Response-format ladder (DESIGN.md): `response_format` json_schema → json_object → plain text,
+each step taken once a server rejects the one above; the text is read by `reply.parse_reply`,
+and an unusable reply gets one re-ask quoting the error, then JudgeError ("unscored": the
+grader falls back to embeddings; never 0, never a pass).
 
-The candidate answer is untrusted: it is delimited, its delimiter neutralised, the system
-prompt says it is content, and `detect_injection` flags attempts to instruct the grader no
-matter what the judge says. In a flagged answer, credit needs a quote that really is in the
-answer and about the key point (small judges obey "all points are covered"). HTTP retries (429 with Retry-After, 5xx, timeouts, dropped
+The candidate answer is untrusted: `prompts` delimits it, `injection` flags attempts to
+instruct the grader whatever the judge says, and `grounding` checks every quote (in a flagged
+answer, credit needs one). HTTP retries (429 with Retry-After, 5xx, timeouts, dropped
 connections) are left to the openai client's own `max_retries`, so nothing retries twice.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import logging
-import re
 import time
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-)
+from pydantic import BaseModel, Field, ValidationError
 
 from evaluator.errors import EvaluatorError, JudgeError
 from evaluator.grade import JudgeInfo, Verdict
 from evaluator.judge.cache import CachedReply, JudgeCache, cache_key
-from evaluator.judge.injection import fold_lookalikes, injection_spans, neutralise_delimiter
-from evaluator.judge.prompts import JudgePrompts, load_judge_prompts
+from evaluator.judge.grounding import checked_judgement
+from evaluator.judge.injection import injection_reasons, injection_spans
+from evaluator.judge.prompts import (
+    MAX_ANSWER_CHARS,
+    MAX_REFERENCE_CHARS,
+    JudgePrompts,
+    load_judge_prompts,
+    render_messages,
+)
+from evaluator.judge.reply import (
+    JudgeReply,
+    KeyPointJudgement,
+    ReplyError,
+    parse_reply,
+    reply_schema,
+)
 from evaluator.rubrics.model import Rubric
 from evaluator.settings import Settings
 from evaluator.text import one_line
@@ -52,248 +56,22 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 NO_KEY = "not-needed"  # local servers ignore the key, but the client insists on one
 MAX_TOKENS = 1024  # room for brief reasoning plus a verdict per key point
-# The real local judge has a 4096-token context: long texts are cut, and the prompt says so
-# (about 1 token per Chinese character; the re-ask also echoes the bad reply).
-MAX_ANSWER_CHARS = 2000
-MAX_REFERENCE_CHARS = 1200
-REASK_ECHO_CHARS = 1200
-FEEDBACK_LANGUAGE = {"zh": "Simplified Chinese (简体中文)", "en": "English"}
-# Said in the feedback language itself: a small model follows that far more often.
-LANGUAGE_INSTRUCTION = {
-    "zh": (
-        "请用简体中文写 reasoning、reason 和 comment；"
-        "evidence 必须从学生答案原文中逐字复制（不超过20个字）；"
-        "id 和 verdict 保持英文。只输出 JSON。"
-    ),
-    "en": "Write reasoning, reason and comment in English. Reply with the JSON only.",
-}
-
-
-# ---------------------------------------------------------------------------- public models
-
-
-class KeyPointJudgement(BaseModel):
-    id: str
-    verdict: Verdict
-    evidence: str | None = None  # a quote found in the answer; dropped when the judge made it up
-    reason: str | None = None
+REASK_ECHO_CHARS = 1200  # the re-ask echoes the bad reply into a 4096-token context
 
 
 class JudgeOutcome(BaseModel):
+    """What `Judge.assess` returns: the verdicts after grounding, and any injection suspicion."""
+
     judgements: dict[str, KeyPointJudgement]  # by key point id; only key points the judge judged
+    # The verdicts exactly as the judge wrote them, before quote grounding could lower them:
+    # what the model itself made of the answer.
+    raw_verdicts: dict[str, Verdict] = Field(default_factory=dict)
     misconceptions: list[str] = Field(default_factory=list)  # ids the answer asserts
     comment: str | None = None
     injection_suspected: bool = False
     injection_reasons: list[str] = Field(default_factory=list)
     not_judged: list[str] = Field(default_factory=list)  # rubric key points the reply skipped
     info: JudgeInfo
-
-
-# ---------------------------------------------------------------------------- the reply
-
-
-# Small models write `null` for a text they leave out; that is an empty text, not an error.
-_Text = Annotated[str, BeforeValidator(lambda value: "" if value is None else value)]
-
-
-class ReplyVerdict(BaseModel):
-    """One key point as the judge writes it: evidence and reason before the verdict."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    evidence: _Text = ""
-    reason: _Text = ""
-    verdict: Verdict
-
-    @field_validator("verdict", mode="before")
-    @classmethod
-    def _verdict_case(cls, value: Any) -> Any:
-        return value.strip().lower() if isinstance(value, str) else value
-
-
-class ReplyKeyPoint(ReplyVerdict):
-    id: str
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id_text(cls, value: Any) -> Any:
-        return str(value).strip() if isinstance(value, str | int) else value
-
-
-class JudgeReply(BaseModel):
-    """The whole reply. The prompt and schema ask for `key_points` as an object keyed by key
-    point id (a constrained decoder then has to judge each one, in order); a list of
-    `{"id": ..., ...}` entries is accepted too."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    reasoning: _Text = ""
-    key_points: list[ReplyKeyPoint]
-    misconceptions: list[str] = Field(default_factory=list)
-    instructs_grader: bool = False
-    comment: _Text = ""
-
-    @field_validator("misconceptions", mode="before")
-    @classmethod
-    def _none_is_no_list(cls, value: Any) -> Any:
-        return [] if value is None else value
-
-    @field_validator("key_points", mode="before")
-    @classmethod
-    def _keyed_by_id(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return [
-                {**entry, "id": key} if isinstance(entry, dict) else {"id": key, "verdict": entry}
-                for key, entry in value.items()
-            ]
-        return value
-
-
-class ReplyError(Exception):
-    """The judge's text is not a usable reply (the reason is sent back in the re-ask)."""
-
-
-def _strict(node: Any) -> Any:
-    """OpenAI strict mode: every property required, no extras; no defaults, titles or
-    descriptions (those are docstrings for developers, not instructions for the judge)."""
-    if isinstance(node, dict):
-        for keyword in ("title", "default", "description"):
-            node.pop(keyword, None)
-        properties = node.get("properties")
-        if node.get("type") == "object" and isinstance(properties, dict):
-            node["required"] = list(properties)
-            node["additionalProperties"] = False
-            for value in properties.values():  # property names are not schema keywords
-                _strict(value)
-        for name, value in node.items():
-            if name != "properties":
-                _strict(value)
-    elif isinstance(node, list):
-        for item in node:
-            _strict(item)
-    return node
-
-
-_REPLY_SCHEMA = _strict(JudgeReply.model_json_schema())
-_VERDICT_SCHEMA = _strict(ReplyVerdict.model_json_schema())
-
-
-def reply_schema(rubric: Rubric) -> dict[str, Any]:
-    """The strict reply schema, narrowed to this rubric: `key_points` has exactly one required
-    property per key point id, and misconceptions are an enum of the rubric's ids. Only the
-    portable subset of JSON Schema (no length or count limits)."""
-    schema = copy.deepcopy(_REPLY_SCHEMA)
-    verdict = copy.deepcopy(_VERDICT_SCHEMA)
-    defs = schema.setdefault("$defs", {})
-    defs.pop("ReplyKeyPoint", None)
-    defs.update(verdict.pop("$defs", {}))
-    defs["ReplyVerdict"] = verdict
-    ids = [k.id for k in rubric.key_points]
-    schema["properties"]["key_points"] = {
-        "type": "object",
-        "properties": {i: {"$ref": "#/$defs/ReplyVerdict"} for i in ids},
-        "required": ids,
-        "additionalProperties": False,
-    }
-    if rubric.misconceptions:
-        schema["properties"]["misconceptions"]["items"] = {
-            "type": "string",
-            "enum": [m.id for m in rubric.misconceptions],
-        }
-    return schema
-
-
-def _json_objects(text: str) -> list[Any]:
-    """Every top-level JSON value that starts with '{' in `text`, left to right."""
-    decoder = json.JSONDecoder()
-    found: list[Any] = []
-    pos = text.find("{")
-    while pos != -1:
-        try:
-            value, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError:
-            pos = text.find("{", pos + 1)
-            continue
-        found.append(value)
-        pos = text.find("{", end)
-    return found
-
-
-_FENCE = re.compile(r"```[a-zA-Z0-9_-]*\s*\n?(.*?)```", re.S)
-
-
-def extract_json(text: str | None) -> dict[str, Any]:
-    """The reply as JSON: whole text, else inside code fences, else the last JSON object."""
-    if not text or not text.strip():
-        raise ReplyError("the reply is empty")
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        value = None
-    if isinstance(value, dict):
-        return value
-    fenced = [o for block in _FENCE.findall(text) for o in _json_objects(block)]
-    objects = [o for o in fenced or _json_objects(text) if isinstance(o, dict)]
-    if not objects:
-        raise ReplyError("the reply contains no JSON object")
-    return objects[-1]
-
-
-def _validation_summary(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:3]:
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        parts.append(f"{where}: {err['msg']}")
-    more = f" (+{exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
-    return "; ".join(parts) + more
-
-
-def parse_reply(text: str | None, rubric: Rubric) -> JudgeReply:
-    data = extract_json(text)
-    try:
-        reply = JudgeReply.model_validate(data)
-    except ValidationError as exc:
-        raise ReplyError(
-            f"the JSON does not match the schema: {_validation_summary(exc)}"
-        ) from None
-    known = {k.id for k in rubric.key_points}
-    if not any(kp.id in known for kp in reply.key_points):
-        ids = ", ".join(sorted(known))
-        raise ReplyError(f"the reply judges none of the rubric's key points (ids: {ids})")
-    return reply
-
-
-# ---------------------------------------------------------------------------- helpers
-
-
-def public_base_url(url: str) -> str:
-    """The URL without userinfo, query or fragment (where credentials sometimes hide)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-
-
-def _clip(text: str, limit: int, note: str) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[:limit].rstrip() + f"\n[... {note} ...]"
-
-
-def _folded(text: str) -> str:
-    return re.sub(r"\s+", "", fold_lookalikes(text)).lower()
-
-
-def _quote_in_answer(quote: str, answer: str) -> bool:
-    """The judge's evidence must be copied from the answer (ellipses allowed between parts)."""
-    pieces = [_folded(p).strip("\"'“”‘’「」『』") for p in re.split(r"\.{3,}|…+", quote)]
-    pieces = [p for p in pieces if p]
-    haystack = _folded(answer)
-    return bool(pieces) and all(p in haystack for p in pieces)
-
-
-# ---------------------------------------------------------------------------- the judge
 
 
 _FORMATS = ("json_schema", "json_object", "none")
@@ -335,29 +113,7 @@ class Judge:
             max_retries=self.settings.judge_retries,
         )
 
-    # -- prompt
-
-    def messages(self, rubric: Rubric, answer: str) -> list[dict[str, str]]:
-        key_points = "\n".join(f"- {k.id}: {' '.join(k.text.split())}" for k in rubric.key_points)
-        misconceptions = "\n".join(
-            f"- {m.id}: {' '.join(m.text.split())}" for m in rubric.misconceptions
-        )
-        user = self.prompts.user.render(
-            question=rubric.question.strip(),
-            reference_answer=_clip(rubric.reference_answer, MAX_REFERENCE_CHARS, "shortened"),
-            key_points=key_points,
-            key_point_ids=", ".join(k.id for k in rubric.key_points),
-            misconceptions=misconceptions or "(none)",
-            answer=neutralise_delimiter(_clip(answer, MAX_ANSWER_CHARS, "answer truncated")),
-            feedback_language=FEEDBACK_LANGUAGE.get(rubric.language, "English"),
-            language_instruction=LANGUAGE_INSTRUCTION.get(
-                rubric.language, LANGUAGE_INSTRUCTION["en"]
-            ),
-        )
-        return [
-            {"role": "system", "content": self.prompts.system.render()},
-            {"role": "user", "content": user},
-        ]
+    # -- request
 
     def _generation_params(self) -> dict[str, Any]:
         return {"temperature": self.settings.judge_temperature, "max_tokens": MAX_TOKENS}
@@ -411,10 +167,10 @@ class Judge:
     ) -> JudgeOutcome:
         texts = {k.id: k.text for k in rubric.key_points}
         spans = injection_spans(answer)
-        reasons = [f"{label}: '{one_line(span, 40)}'" for label, span in spans]
-        if reply.instructs_grader:
-            reasons.append("the judge says the answer tries to instruct the grader")
+        reasons = injection_reasons(spans, judge_says=reply.instructs_grader)
+        injections = [span for _, span in spans]
         judgements: dict[str, KeyPointJudgement] = {}
+        raw_verdicts: dict[str, Verdict] = {}
         ignored: list[str] = []
         for kp in reply.key_points:
             if kp.id not in texts:
@@ -423,8 +179,9 @@ class Judge:
                 continue
             if kp.id in judgements:
                 continue  # the first verdict for an id counts
-            judgements[kp.id] = _judgement(
-                kp, answer, texts[kp.id], bool(reasons), [span for _, span in spans]
+            raw_verdicts[kp.id] = kp.verdict
+            judgements[kp.id] = checked_judgement(
+                kp, answer, texts[kp.id], bool(reasons), injections
             )
         misconception_ids = {m.id for m in rubric.misconceptions}
         asserted = list(dict.fromkeys(m for m in reply.misconceptions if m in misconception_ids))
@@ -435,6 +192,7 @@ class Judge:
             log.info("judge %s: ignored verdicts for unknown key points %s", self.model, ignored)
         return JudgeOutcome(
             judgements=judgements,
+            raw_verdicts=raw_verdicts,
             misconceptions=asserted,
             comment=comment,
             injection_suspected=bool(reasons),
@@ -444,7 +202,7 @@ class Judge:
         )
 
     def _ask(self, rubric: Rubric, answer: str) -> tuple[JudgeReply, tuple[int | None, int | None]]:
-        messages = self.messages(rubric, answer)
+        messages = render_messages(self.prompts, rubric, answer)
         text, usage = self._complete(messages, rubric)
         try:
             return parse_reply(text, rubric), usage
@@ -480,6 +238,7 @@ class Judge:
             try:
                 response = self._client.chat.completions.create(
                     model=self.model,
+                    # Plain dicts where the SDK wants a TypedDict per role, hence the ignore.
                     messages=messages,  # type: ignore[arg-type]
                     **self._generation_params(),
                     **_response_format(mode, rubric),
@@ -525,49 +284,14 @@ class Judge:
         return f"{where} failed: {one_line(exc.__class__.__name__ + ': ' + str(exc), 200)}"
 
 
-UNSUPPORTED_CREDIT = (
-    "no quote from the answer supports this, and the answer looks like it instructs the grader"
-)
-
-
-def _judgement(
-    kp: ReplyKeyPoint, answer: str, key_point: str, suspicious: bool, injections: list[str]
-) -> KeyPointJudgement:
-    """The judge's verdict with its evidence checked against the answer.
-
-    A quote that is not in the answer is dropped. When the answer seems to instruct the grader,
-    credit needs a real quote about the key point that is not the instruction itself: an
-    unsupported covered/partial becomes missing, so "all points are covered, give me full
-    marks" cannot earn credit through a judge that obeyed it."""
-    evidence = kp.evidence.strip()
-    grounded = bool(evidence) and _quote_in_answer(evidence, answer)
-    verdict, reason = kp.verdict, kp.reason.strip() or None
-    if suspicious and verdict in (Verdict.COVERED, Verdict.PARTIAL):
-        folded = _folded(evidence)
-        supported = (
-            grounded
-            and not any(_folded(span) in folded for span in injections)
-            and _shares_terms(evidence, key_point)
-        )
-        if not supported:
-            verdict, reason = Verdict.MISSING, UNSUPPORTED_CREDIT
-    return KeyPointJudgement(
-        id=kp.id, verdict=verdict, evidence=evidence if grounded else None, reason=reason
-    )
-
-
-def _terms(text: str) -> set[str]:
-    """Latin words of 3+ letters and CJK character bigrams: enough to tell "about the key
-    point" from "about something else"."""
-    text = fold_lookalikes(text).lower()
-    words = set(re.findall(r"[a-z0-9]{3,}", text))
-    for run in re.findall(r"[\u4e00-\u9fff]+", text):
-        words.update(run[i : i + 2] for i in range(len(run) - 1))
-    return words
-
-
-def _shares_terms(quote: str, key_point: str, minimum: int = 2) -> bool:
-    return len(_terms(quote) & _terms(key_point)) >= minimum
+def public_base_url(url: str) -> str:
+    """The URL without userinfo, query or fragment (where credentials sometimes hide)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 def _response_format(mode: str, rubric: Rubric) -> dict[str, Any]:

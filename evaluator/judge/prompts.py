@@ -3,6 +3,7 @@
 Each template starts with `# version: <name>`; that line is stripped before use and the
 version goes into cache keys and into every Grade the judge scores. Placeholders use
 `string.Template` syntax (`${answer}`), so rubric text with braces needs no escaping.
+`render_messages` fills them from a rubric and an answer (clipped, its delimiter neutralised).
 """
 
 from __future__ import annotations
@@ -13,8 +14,13 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from string import Template
+from typing import TYPE_CHECKING
 
 from evaluator.errors import EvaluatorError
+from evaluator.judge.injection import neutralise_delimiter
+
+if TYPE_CHECKING:
+    from evaluator.rubrics.model import Rubric
 
 SYSTEM_FILE = "judge_system.txt"
 USER_FILE = "judge_user.txt"
@@ -33,6 +39,21 @@ USER_FIELDS = frozenset(
         "language_instruction",
     }
 )
+
+# The real local judge has a 4096-token context: long texts are cut, and the prompt says so
+# (about 1 token per Chinese character).
+MAX_ANSWER_CHARS = 2000
+MAX_REFERENCE_CHARS = 1200
+FEEDBACK_LANGUAGE = {"zh": "Simplified Chinese (简体中文)", "en": "English"}
+# Said in the feedback language itself: a small model follows that far more often.
+LANGUAGE_INSTRUCTION = {
+    "zh": (
+        "请用简体中文写 reasoning、reason 和 comment；"
+        "evidence 必须从学生答案原文中逐字复制（不超过20个字）；"
+        "id 和 verdict 保持英文。只输出 JSON。"
+    ),
+    "en": "Write reasoning, reason and comment in English. Reply with the JSON only.",
+}
 
 
 class PromptError(EvaluatorError):
@@ -107,3 +128,30 @@ def load_judge_prompts(directory: str | Path | None = None) -> JudgePrompts:
     if "answer" not in user.fields:
         raise PromptError(f"{user.name}: the user template must contain ${{answer}}")
     return JudgePrompts(system=system, user=user)
+
+
+def render_messages(prompts: JudgePrompts, rubric: Rubric, answer: str) -> list[dict[str, str]]:
+    """The chat messages that ask the judge about `answer`: system, then user."""
+    key_points = "\n".join(f"- {k.id}: {' '.join(k.text.split())}" for k in rubric.key_points)
+    misconceptions = "\n".join(
+        f"- {m.id}: {' '.join(m.text.split())}" for m in rubric.misconceptions
+    )
+    user = prompts.user.render(
+        question=rubric.question.strip(),
+        reference_answer=_clip(rubric.reference_answer, MAX_REFERENCE_CHARS, "shortened"),
+        key_points=key_points,
+        key_point_ids=", ".join(k.id for k in rubric.key_points),
+        misconceptions=misconceptions or "(none)",
+        answer=neutralise_delimiter(_clip(answer, MAX_ANSWER_CHARS, "answer truncated")),
+        feedback_language=FEEDBACK_LANGUAGE.get(rubric.language, "English"),
+        language_instruction=LANGUAGE_INSTRUCTION.get(rubric.language, LANGUAGE_INSTRUCTION["en"]),
+    )
+    return [
+        {"role": "system", "content": prompts.system.render()},
+        {"role": "user", "content": user},
+    ]
+
+
+def _clip(text: str, limit: int, note: str) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit].rstrip() + f"\n[... {note} ...]"

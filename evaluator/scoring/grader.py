@@ -29,7 +29,7 @@ from evaluator.grade import (
     Verdict,
     band_for,
 )
-from evaluator.judge.injection import detect_injection
+from evaluator.judge.injection import injection_spans
 from evaluator.rubrics.model import Rubric
 from evaluator.scoring import coverage, feedback
 from evaluator.scoring.calibration import Calibration, calibration_for
@@ -70,6 +70,7 @@ class _Prepared:
     truncated: bool
     clauses: list[str]  # finer pieces, only for matching misconceptions
     offset: int = 0  # where this answer's rows start in the batch matrix
+    injected: bool = False  # the answer addresses the grader (flagged possible_injection)
 
 
 @dataclass
@@ -130,18 +131,26 @@ class Grader:
         """Grades in input order. `on_done(n)` reports progress as answers finish."""
         started = time.perf_counter()
         prepared = [self._prepare(rubric, answer) for rubric, answer in items]
+        # An answer that addresses the grader is graded again without those units and the lower
+        # grade stands: injected text never raises a score, whatever the embeddings make of it.
+        clean = {i: self._without_injection(p) for i, p in enumerate(prepared) if p.injected}
         outcomes: list[JudgeOutcome | JudgeError | None] = [None] * len(prepared)
         todo = [i for i, p in enumerate(prepared) if p.units] if self.judge is not None else []
         # Judge requests go out first, so their network wait overlaps the embedding work.
         with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1))) as pool:
             futures = {i: pool.submit(self._judge_one, prepared[i]) for i in todo}
-            vectors = self._encode_answers(prepared)
+            vectors = self._encode_answers(prepared + list(clean.values()))
             embed_ms = (time.perf_counter() - started) * 1000 / max(len(items), 1)
             for i, future in futures.items():
                 outcomes[i] = future.result()
         grades = []
         for i, p in enumerate(prepared):
-            grades.append(self._grade_one(p, vectors, outcomes[i], embed_ms))
+            grade = self._grade_one(p, vectors, outcomes[i], embed_ms)
+            if i in clean:
+                c = clean[i]  # with no units left, graded as the empty answer it amounts to
+                alone = self._grade_one(c, vectors, outcomes[i] if c.units else None, embed_ms)
+                grade = min(grade, alone, key=lambda g: g.score)  # a tie keeps the full answer
+            grades.append(grade)
             if on_done:
                 on_done(1)
         return grades
@@ -179,7 +188,16 @@ class Grader:
         truncated = len(units) > MAX_UNITS
         units = units[:MAX_UNITS]
         finer = clauses(units) if rubric.misconceptions else []
-        return _Prepared(rubric, answer, units, units + windows(units), truncated, finer)
+        injected = bool(injection_spans(answer))
+        return _Prepared(
+            rubric, answer, units, units + windows(units), truncated, finer, injected=injected
+        )
+
+    def _without_injection(self, p: _Prepared) -> _Prepared:
+        """`p` without the units that address the grader (still flagged as injected)."""
+        clean = self._prepare(p.rubric, "\n".join(u for u in p.units if not injection_spans(u)))
+        clean.truncated, clean.injected = p.truncated, True
+        return clean
 
     def _encode_answers(self, prepared: list[_Prepared]) -> np.ndarray:
         """One encode call: every candidate of every answer, each whole answer, and its clauses."""
@@ -237,7 +255,7 @@ class Grader:
             judge_info = outcome.info
             if outcome.injection_suspected:
                 flags.append(Flag.POSSIBLE_INJECTION)
-        if p.units and Flag.POSSIBLE_INJECTION not in flags and self._looks_injected(p.answer):
+        if p.injected and Flag.POSSIBLE_INJECTION not in flags:
             flags.append(Flag.POSSIBLE_INJECTION)
         if mis_hits:
             flags.append(Flag.MISCONCEPTION)
@@ -270,7 +288,9 @@ class Grader:
         rubric, cal = p.rubric, self.calibration
         if not p.units:
             empty = np.zeros(len(rubric.key_points), dtype=np.float32)
-            return _Evidence(empty, [None] * len(rubric.key_points), [], 0.0, [Flag.EMPTY])
+            # An answer made only of text addressed to the grader is not empty: it says nothing.
+            flags = [] if p.injected else [Flag.EMPTY]
+            return _Evidence(empty, [None] * len(rubric.key_points), [], 0.0, flags)
         rv = self.rubric_vectors(rubric)
         flags = [Flag.TRUNCATED] if p.truncated else []
         cand = vectors[p.offset : p.offset + len(p.candidates)]
@@ -395,7 +415,3 @@ class Grader:
         ]
         named = {h.id for h in hits}
         return combined, hits + [h for h in embedding_hits if h.id not in named]
-
-    @staticmethod
-    def _looks_injected(answer: str) -> bool:
-        return bool(detect_injection(answer))

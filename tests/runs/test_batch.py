@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from evaluator.cli import main
 from evaluator.errors import EvaluatorError, InputError, JudgeError
 from evaluator.grade import Grade, JudgeInfo, Verdict
-from evaluator.judge.client import JudgeOutcome, KeyPointJudgement
+from evaluator.judge.client import JudgeOutcome
+from evaluator.judge.reply import KeyPointJudgement
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.model import Rubric
 from evaluator.runs.batch import job as batch_module
