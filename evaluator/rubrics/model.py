@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -103,36 +102,3 @@ class RubricDocument(_Model):
             [r.model_dump(mode="json") for r in self.rubrics], sort_keys=True, ensure_ascii=False
         )
         return hashlib.sha256(payload.encode()).hexdigest()
-
-
-# TEMP re-exports for files outside the rubrics split
-# Resolved on first use rather than imported: io, lookup and adhoc import this module, so importing
-# them here would be a cycle whenever one of them is imported first.
-if TYPE_CHECKING:
-    from evaluator.rubrics.adhoc import adhoc_rubric as adhoc_rubric
-    from evaluator.rubrics.io import bundled_rubrics_dir as bundled_rubrics_dir
-    from evaluator.rubrics.io import default_rubrics_dir as default_rubrics_dir
-    from evaluator.rubrics.io import dump_document as dump_document
-    from evaluator.rubrics.io import load_document as load_document
-    from evaluator.rubrics.io import load_rubrics as load_rubrics
-    from evaluator.rubrics.io import rubric_files as rubric_files
-    from evaluator.rubrics.lookup import RubricSet as RubricSet
-
-_MOVED = {
-    "adhoc_rubric": "adhoc",
-    "bundled_rubrics_dir": "io",
-    "default_rubrics_dir": "io",
-    "dump_document": "io",
-    "load_document": "io",
-    "load_rubrics": "io",
-    "rubric_files": "io",
-    "RubricSet": "lookup",
-}
-
-
-def __getattr__(name: str) -> object:
-    if name in _MOVED:
-        from importlib import import_module
-
-        return getattr(import_module(f"evaluator.rubrics.{_MOVED[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ concurrently in up to `jobs` threads.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -126,9 +126,8 @@ class Grader:
         self,
         items: Sequence[tuple[Rubric, str]],
         jobs: int = 1,
-        on_done: Callable[[int], None] | None = None,
     ) -> list[Grade]:
-        """Grades in input order. `on_done(n)` reports progress as answers finish."""
+        """Grades in input order."""
         started = time.perf_counter()
         prepared = [self._prepare(rubric, answer) for rubric, answer in items]
         # An answer that addresses the grader is graded again without those units and the lower
@@ -151,11 +150,9 @@ class Grader:
                 alone = self._grade_one(c, vectors, outcomes[i] if c.units else None, embed_ms)
                 grade = min(grade, alone, key=lambda g: g.score)  # a tie keeps the full answer
             grades.append(grade)
-            if on_done:
-                on_done(1)
         return grades
 
-    def rubric_vectors(self, rubric: Rubric) -> _RubricVectors:
+    def _rubric_vectors(self, rubric: Rubric) -> _RubricVectors:
         self._encode_rubrics([rubric])
         return self._vectors[rubric.content_hash()]
 
@@ -291,7 +288,7 @@ class Grader:
             # An answer made only of text addressed to the grader is not empty: it says nothing.
             flags = [] if p.injected else [Flag.EMPTY]
             return _Evidence(empty, [None] * len(rubric.key_points), [], 0.0, flags)
-        rv = self.rubric_vectors(rubric)
+        rv = self._rubric_vectors(rubric)
         flags = [Flag.TRUNCATED] if p.truncated else []
         cand = vectors[p.offset : p.offset + len(p.candidates)]
         whole = vectors[p.offset + len(p.candidates)]

@@ -16,7 +16,8 @@ import pytest
 from evaluator.errors import QuestionNotFound, RubricError
 from evaluator.grade import Verdict
 from evaluator.judge.client import Judge, JudgeOutcome
-from evaluator.rubrics.model import Rubric, load_rubrics
+from evaluator.rubrics.io import load_rubrics
+from evaluator.rubrics.model import Rubric
 from evaluator.settings import Settings
 from tests.helpers import load_judge_server_script, require
 
