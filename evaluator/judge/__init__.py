@@ -5,6 +5,6 @@ error wording) and caches replies (`cache`); `reply` parses and validates what c
 `grounding` keeps a verdict only when its quote is really in the answer; `injection` detects
 answers that address the grader.
 
-May import: evaluator.errors, settings, grade, text, cache, rubrics. Not scoring (which uses
+May import: the foundation modules (errors, settings, grade, text, cache, ...) and rubrics. Not scoring (which uses
 the judge), runs, present or cli. `openai` loads only when a request is made.
 """

@@ -1,26 +1,19 @@
 """On-disk cache of validated judge replies (the one sqlite cache, evaluator.cache).
 
 Only successful, validated replies are stored: errors are never cached. The key is built by
-`cache_key` from everything that shapes a reply (model, base URL without credentials, prompt
+`evaluator.cache.cache_key` from everything that shapes a reply (model, base URL without credentials, prompt
 version, rubric hash, answer, generation parameters); no API key ever reaches this file.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from evaluator.cache import SqliteCache
-from evaluator.cache import cache_key as _cache_key
 
 CACHE_FILE = "judge.sqlite3"
-
-
-def cache_key(parts: Mapping[str, object]) -> str:
-    """The judge's entry key: see `evaluator.cache.cache_key`."""
-    return _cache_key(parts)
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, ValidationError
 
+from evaluator.cache import cache_key
 from evaluator.errors import EvaluatorError, JudgeError
 from evaluator.grade import JudgeInfo, Verdict
-from evaluator.judge.cache import CachedReply, JudgeCache, cache_key
+from evaluator.judge.cache import CachedReply, JudgeCache
 from evaluator.judge.grounding import checked_judgement
 from evaluator.judge.injection import injection_reasons, injection_spans
 from evaluator.judge.prompts import (

@@ -3,6 +3,6 @@
 answer (`adhoc`), compiling study documents into rubric files (`compile`), and checking them
 (`lint`).
 
-May import: evaluator.errors, evaluator.text, evaluator.markdown. Nothing from scoring, judge,
+May import: the foundation modules (errors, settings, grade, text, markdown, cache, files). Nothing from scoring, judge,
 runs, present or cli: a rubric knows nothing about how it is graded.
 """

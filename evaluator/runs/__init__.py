@@ -2,6 +2,6 @@
 resumably; `check/` grades Markdown study notes for the pre-commit hook; `agreement` compares
 grades with human scores.
 
-May import: everything below it (errors, settings, grade, text, cache, rubrics, scoring, judge)
-and present for batch summaries. Not cli.
+May import: everything below it (the foundation modules, rubrics, judge, scoring) and present
+for batch summaries. Not cli. tests/test_layers.py holds every part to its rule.
 """

@@ -4,6 +4,7 @@
 credit → feedback); `coverage` is the pure-numpy matching, `calibration` the per-embedder
 ramps, `feedback` the words, `embedding/` the embedder backends and their vector cache.
 
-May import: evaluator.errors, settings, grade, text, cache, rubrics, judge. Not runs, present
+May import: the foundation modules (errors, settings, grade, text, cache, files, ...), rubrics
+and judge. Not runs, present
 or cli.
 """
