@@ -78,9 +78,16 @@ def read_tool_config(pyproject: Path | None) -> dict[str, Any]:
         return {}
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise EvaluatorError(f"{pyproject}: cannot read [tool.evaluator] ({exc})") from None
-    section = data.get("tool", {}).get("evaluator", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc
+        raise EvaluatorError(f"{pyproject}: cannot read [tool.evaluator] ({reason})") from None
+    tool = data.get("tool", {})
+    section = tool.get("evaluator", {}) if isinstance(tool, dict) else {}
+    if not isinstance(section, dict):
+        raise EvaluatorError(
+            f"{pyproject}: [tool.evaluator] must be a table of settings, not "
+            f"{type(section).__name__} {section!r}"
+        )
     config = {k.replace("-", "_"): v for k, v in section.items()}
     for key in _PATH_SETTINGS:
         if isinstance(config.get(key), str):

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from evaluator.rubrics.lookup import RubricSet
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
+def _fmt(value: float | None, digits: int = 3, missing: str = "-") -> str:
+    return missing if value is None else f"{value:.{digits}f}"
 
 
 @main.command("agreement")
@@ -79,9 +79,11 @@ def agreement_command(
     if as_json:
         click.echo(json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2))
         return
+    undefined = "undefined (constant scores)"
     click.echo(
         f"{csv_file}: n={report.n}  embedder={report.embedder}  method={report.method}\n"
-        f"Pearson {_fmt(report.pearson)}  Spearman {_fmt(report.spearman)}  "
+        f"Pearson {_fmt(report.pearson, missing=undefined)}  "
+        f"Spearman {_fmt(report.spearman, missing=undefined)}  "
         f"RMSE {_fmt(report.rmse)}  QWK {_fmt(report.qwk)} ({report.levels} levels)\n"
     )
     width = max([8, *(len(q.question_id) for q in report.per_question)])

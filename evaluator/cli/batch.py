@@ -172,6 +172,12 @@ def batch_command(
             console.print(f"resumed: {result.resumed:,} rows were already in {output}")
         if report_path is not None:
             console.print(f"report: {report_path}")
+    summary = result.summary
+    if summary.rows and summary.errors == summary.rows:
+        # Every row is in the output with its reason, but a run that graded nothing failed.
+        raise InputError(
+            f"none of the {summary.rows:,} rows could be graded: see the error column in {output}"
+        )
 
 
 def _run_with_progress(job: Any, console: Any) -> Any:

@@ -50,7 +50,9 @@ def pearson(x: ArrayLike, y: ArrayLike) -> float:
     a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if len(a) != len(b):
         raise ValueError("pearson: inputs differ in length")
-    if len(a) < 2:
+    # A constant side has no correlation; tested exactly, since subtracting the mean of equal
+    # floats can leave noise that would read as -0.000.
+    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return math.nan
     a, b = a - a.mean(), b - b.mean()
     denom = math.sqrt(float(a @ a) * float(b @ b))

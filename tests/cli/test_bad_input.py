@@ -1,0 +1,72 @@
+"""Bad input ends in one line on stderr and a non-zero exit, never a traceback (issue #12; the
+rest of that issue's cases are still to come)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from evaluator.cli import main
+from evaluator.runs.agreement import pearson, spearman
+from tests.helpers import write_csv
+
+
+def run(args: list[str]) -> Result:
+    return CliRunner().invoke(main, args)
+
+
+def one_line_error(result: Result) -> str:
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b'[tool]\nevaluator = "x"\n', "[tool.evaluator] must be a table of settings"),
+        (b"[tool.evaluator]\nmin_score = 50\n\xff\xfe\n", "not UTF-8 text"),
+        (b"[tool.evaluator\n", "cannot read [tool.evaluator]"),
+    ],
+)
+def test_a_broken_pyproject_is_one_line(
+    content: bytes, words: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_bytes(content)
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(run(["list"]))
+    assert "pyproject.toml" in line and words in line
+
+
+def test_a_batch_where_every_row_failed_exits_non_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    rows = [["id", "question", "answer"], ["1", "999", "hello"], ["2", "998", "world"]]
+    source = write_csv(tmp_path / "in.csv", rows)
+    out = tmp_path / "out.csv"
+    result = run(["batch", str(source), "-o", str(out), "--embedder", "hashing", "--quiet"])
+    assert "none of the 2 rows could be graded" in one_line_error(result)
+    assert out.read_text(encoding="utf-8").count("matches no question") == 2  # nothing lost
+
+
+def test_constant_scores_have_no_correlation() -> None:
+    # Subtracting the mean of equal floats leaves noise that used to print as -0.000.
+    humans = [0.1 + 0.2] * 7
+    scores = [0.1, 0.5, 0.3, 0.9, 0.2, 0.4, 0.6]
+    assert pearson(scores, humans) != pearson(scores, humans)  # NaN
+    assert spearman(scores, humans) != spearman(scores, humans)
+
+
+def test_agreement_says_undefined_for_constant_human_scores(tmp_path: Path) -> None:
+    header = ["question", "reference_answer", "answer", "human_score", "max_score"]
+    rows = [header] + [["q", "ref a b", f"answer {i}", "3", "5"] for i in range(4)]
+    result = run(
+        ["agreement", str(write_csv(tmp_path / "h.csv", rows)), "-q", "--embedder", "hashing"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Pearson undefined (constant scores)" in result.output
