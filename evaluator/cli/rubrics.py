@@ -1,19 +1,31 @@
-"""`evaluator rubrics build|lint`: compile study documents into rubric files and check them."""
+"""`evaluator rubrics build|lint|test`: compile study documents into rubric files, check them,
+and test them on golden answers."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import main
-from .common import settings_from_flags
+from .common import (
+    command_rubrics,
+    embedder_option,
+    json_option,
+    judge_options,
+    rubrics_option,
+    settings_from_flags,
+)
+
+if TYPE_CHECKING:
+    from evaluator.runs.golden import GoldenReport
 
 
 @main.group("rubrics")
 def rubrics_group() -> None:
-    """Compile study documents into rubric files, and lint them."""
+    """Compile study documents into rubric files, lint them, and test them on golden answers."""
 
 
 @rubrics_group.command("build")
@@ -82,3 +94,102 @@ def lint_command(path: Path | None, as_json: bool) -> None:
         click.echo(summary if findings else "no findings")
     if any(f.level == "error" for f in findings):
         raise SystemExit(1)
+
+
+def _min_pass(values: tuple[str, ...]) -> dict[str, float]:
+    """`--min-pass 0.8` (every level) or `--min-pass partial=0.8` (one level), as fractions."""
+    floors: dict[str, float] = {}
+    for value in values:
+        level, _, share = value.rpartition("=")
+        try:
+            floor = float(share.rstrip("%")) / (100 if share.endswith("%") else 1)
+        except ValueError:
+            floor = -1.0
+        if not 0 <= floor <= 1:
+            raise click.BadParameter(
+                f"{value!r}: expected a share from 0 to 1 (or 0%-100%), e.g. 0.8 or partial=0.8",
+                param_hint="--min-pass",
+            )
+        floors[level or "*"] = floor
+    return floors
+
+
+@rubrics_group.command("test")
+@click.argument("golden", type=click.Path(path_type=Path))
+@click.option(
+    "--min-pass",
+    multiple=True,
+    metavar="[LEVEL=]SHARE",
+    help="Pass when each level has at least this share in band (0.8, 80%, partial=0.8; "
+    "repeatable). Default: every case must be in band.",
+)
+@rubrics_option
+@embedder_option
+@judge_options
+@json_option
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=4, show_default=True,
+              help="Concurrent LLM judge requests.")  # fmt: skip
+@click.pass_context
+def test_command(
+    ctx: click.Context,
+    golden: Path,
+    min_pass: tuple[str, ...],
+    as_json: bool,
+    jobs: int,
+    **flags: Any,
+) -> None:
+    """Grade golden answers and check each lands in its expected band.
+
+    \b
+    GOLDEN is a JSONL or CSV file of cases: question (number, id or title),
+    answer, min and max (the band on 0-100), and optionally level, case and
+    note. Prints in-band counts per level and per question, then every miss
+    with its score, band and strongest evidence. Exits 1 when a case is out of
+    band, or, with --min-pass, when a level falls below its share.
+
+    \b
+    Examples:
+      evaluator rubrics test golden.jsonl
+      evaluator rubrics test cases.jsonl --min-pass 0.8 --min-pass excellent=0.95
+      evaluator rubrics test golden.csv --rubrics my-course.yaml --json
+    """
+    floors = _min_pass(min_pass)
+    settings = settings_from_flags(**flags)
+    from evaluator.runs.golden import read_golden, run_golden
+    from evaluator.scoring.grader import Grader
+
+    cases = read_golden(golden)
+    rubric_set = command_rubrics(settings)
+    report = run_golden(cases, rubric_set, Grader.from_settings(settings), str(golden), jobs)
+    failures = report.failed(floors)
+    if as_json:
+        data = report.model_dump(mode="json")
+        data["passed"], data["failures"] = not failures, failures
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        _print_golden(report, failures)
+    ctx.exit(1 if failures else 0)
+
+
+def _print_golden(report: GoldenReport, failures: list[str]) -> None:
+    click.echo(f"{report.source}: {report.in_band}/{report.cases} in band  "
+               f"(embedder {report.embedder}, {report.method})")  # fmt: skip
+    for title, tallies in (("level", report.levels), ("question", report.questions)):
+        width = max(len(title), *(len(t.name) for t in tallies))
+        click.echo(f"\n{title:<{width}}  in band")
+        for t in tallies:
+            mark = "" if t.in_band == t.cases else click.style("  ✘", fg="red")
+            click.echo(f"{t.name:<{width}}  {t.in_band:>3}/{t.cases:<3}{mark}")
+    if report.misses:
+        click.echo("\nout of band:")
+    for r in report.misses:
+        flags = f"  [{', '.join(r.flags)}]" if r.flags else ""
+        click.echo(
+            f"  {r.case} ({r.question_id}, {r.level}): {r.score:.1f} not in "
+            f"{r.min:g}-{r.max:g}{flags}\n      best: {r.evidence}"
+        )
+    click.echo("")
+    if failures:
+        click.secho("✘ " + "; ".join(failures), fg="red")
+    else:
+        click.secho("✔ passed", fg="green")
