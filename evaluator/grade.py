@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 class Flag(StrEnum):
     EMPTY = "empty"
     OFF_TOPIC = "off_topic"
+    # Closer to another question of the rubric set than to its own (see Grade.answers_other).
+    ANSWERS_OTHER_QUESTION = "answers_other_question"
     MISCONCEPTION = "misconception"
     # Embeddings measure coverage and topicality, not truth (DESIGN.md, measured).
     EMBEDDING_ONLY = "embedding_only_cannot_verify_correctness"
@@ -26,6 +28,10 @@ FLAG_NOTES: dict[Flag, dict[str, str]] = {
     Flag.OFF_TOPIC: {
         "en": "The answer seems to address a different question; its score is capped.",
         "zh": "答案与本题关系不大，像是在回答别的问题。",
+    },
+    Flag.ANSWERS_OTHER_QUESTION: {
+        "en": "The answer reads like an answer to another question; its score is capped.",
+        "zh": "答案更像是在回答另一道题，分数已封顶。",
     },
     Flag.MISCONCEPTION: {
         "en": "The answer states a known misconception (points deducted).",
@@ -131,6 +137,23 @@ class JudgeInfo(_Result):
     ignored_key_points: list[str] = Field(default_factory=list)
 
 
+class OtherQuestion(_Result):
+    """The question of the rubric set an answer matches clearly better than its own."""
+
+    id: str
+    number: int | None = None
+    title: str
+    margin: float  # how much closer the answer is to it than to its own question
+
+    def sentence(self, language: str = "en") -> str:
+        """ "这更像是对 Q23（权重初始化）的回答。" in the rubric's language."""
+        name = f"Q{self.number}" if self.number is not None else self.id
+        title = self.title if len(self.title) <= 30 else self.title[:29] + "…"
+        if language == "zh":
+            return f"这更像是对 {name}（{title}）的回答。"
+        return f"This reads like an answer to {name} ({title})."
+
+
 class Grade(_Result):
     question_id: str
     question_number: int | None = None
@@ -148,6 +171,7 @@ class Grade(_Result):
     timings_ms: dict[str, float] = Field(default_factory=dict)
     # Whole-answer similarity to the question / reference (drives the off-topic gate).
     topicality: float | None = None
+    answers_other: OtherQuestion | None = None
 
     @property
     def covered(self) -> list[KeyPointResult]:

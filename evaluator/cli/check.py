@@ -109,6 +109,8 @@ def _print_answer(a: AnswerCheck) -> None:
             click.echo(f"        partly: {label}{k.text}")
     for m in a.grade.misconceptions:
         click.echo(f"        wrong claim (-{m.penalty:g}): {m.text}")
+    if a.grade.answers_other is not None:
+        click.echo(f"        {a.grade.answers_other.sentence()} Score capped.")
     for flag in a.grade.flags:
         if flag in _FLAGS_SHOWN:
             click.echo(f"        {flag_note(flag)}")

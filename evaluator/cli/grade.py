@@ -75,11 +75,12 @@ def grade_command(
     """
     text = read_answer(answer, answer_file)
     settings = settings_from_flags(**flags)
-    rubric = command_rubrics(settings).find(question)
+    rubric_set = command_rubrics(settings)
+    rubric = rubric_set.find(question)
 
     from evaluator.scoring.grader import Grader  # numpy and the embedder load only when grading
 
-    result = Grader.from_settings(settings).grade(rubric, text)
+    result = Grader.from_settings(settings, compare_with=rubric_set).grade(rubric, text)
     if as_json:
         click.echo(result.model_dump_json(indent=2))
         return

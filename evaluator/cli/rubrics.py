@@ -160,7 +160,8 @@ def test_command(
 
     cases = read_golden(golden)
     rubric_set = command_rubrics(settings)
-    report = run_golden(cases, rubric_set, Grader.from_settings(settings), str(golden), jobs)
+    grader = Grader.from_settings(settings, compare_with=rubric_set)
+    report = run_golden(cases, rubric_set, grader, str(golden), jobs)
     failures = report.failed(floors)
     if as_json:
         data = report.model_dump(mode="json")

@@ -22,7 +22,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evaluator.errors import InputError, QuestionNotFound
-from evaluator.grade import Grade
+from evaluator.grade import Grade, OtherQuestion
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.scoring.grader import Grader
 from evaluator.text import one_line
@@ -69,6 +69,7 @@ class CaseResult(BaseModel):
     in_band: bool
     flags: list[str]
     evidence: str  # the best-credited key point and the answer text that matched it
+    answers_other: OtherQuestion | None = None
 
 
 class Tally(BaseModel):
@@ -219,6 +220,7 @@ def _result(case: GoldenCase, grade: Grade) -> CaseResult:
         in_band=case.min <= grade.score <= case.max,
         flags=[f.value for f in grade.flags],
         evidence=evidence,
+        answers_other=grade.answers_other,
     )
 
 

@@ -32,6 +32,11 @@ class Calibration(BaseModel):
     # and the most an off-topic answer can score.
     off_topic: float = Field(ge=-1, le=1)
     off_topic_cap: float = 10.0
+    # An answer "answers another question" of its rubric set when it is this much closer to
+    # that question (+ reference) than to its own question, reference or best key point; None
+    # where not measured (the check is off). Set in-sample on ../shared/benchmarks/
+    # cases-dev.jsonl and examples/answers.csv (benchmarks/README.md has the figures).
+    other_question_margin: float | None = None
     # A unit asserts a misconception when its similarity to it is >= `misconception` and
     # beats its best key-point similarity by `misconception_margin` (wrong claims reuse the
     # right words, so only a clear preference for the wrong wording counts).
@@ -83,6 +88,7 @@ CALIBRATIONS: dict[str, Calibration] = {
         covered=0.945,
         partial=0.707,
         off_topic=0.11695,
+        other_question_margin=0.15,
         misconception=0.7,
     ),
     "sentence-transformers:all-MiniLM-L6-v2": Calibration(
@@ -105,6 +111,7 @@ CALIBRATIONS: dict[str, Calibration] = {
         covered=0.999,
         partial=0.671,
         off_topic=0.04995,
+        other_question_margin=0.17,
         misconception=0.6,
     ),
 }

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from evaluator.grade import Flag, KeyPointResult, MisconceptionHit, Status, flag_note
+from evaluator.grade import (
+    Flag,
+    KeyPointResult,
+    MisconceptionHit,
+    OtherQuestion,
+    Status,
+    flag_note,
+)
 
 _WORDS = {
     "zh": {
@@ -39,12 +46,15 @@ def compose(
     key_points: list[KeyPointResult],
     misconceptions: list[MisconceptionHit],
     flags: list[Flag],
+    answers_other: OtherQuestion | None = None,
 ) -> str:
     w = _WORDS.get(language, _WORDS["en"])
     if Flag.EMPTY in flags:
         return flag_note(Flag.EMPTY, language)
     parts: list[str] = []
-    if Flag.OFF_TOPIC in flags:
+    if answers_other is not None:
+        parts.append(answers_other.sentence(language))
+    elif Flag.OFF_TOPIC in flags:
         parts.append(flag_note(Flag.OFF_TOPIC, language))
     for status in (Status.COVERED, Status.PARTIAL, Status.MISSED, Status.CONTRADICTED):
         names = [_name(k) for k in key_points if k.status == status]

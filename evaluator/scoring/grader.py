@@ -25,6 +25,7 @@ from evaluator.grade import (
     Grade,
     KeyPointResult,
     MisconceptionHit,
+    OtherQuestion,
     Status,
     Verdict,
     band_for,
@@ -82,6 +83,7 @@ class _Evidence:
     misconceptions: list[MisconceptionHit]
     topicality: float
     flags: list[Flag]
+    answers_other: OtherQuestion | None = None
 
 
 class Grader:
@@ -92,8 +94,12 @@ class Grader:
         judge: Judge | None = None,
         settings: Settings | None = None,
         calibration: Calibration | None = None,
+        compare_with: Iterable[Rubric] = (),
     ) -> None:
+        """`compare_with`: the other questions of the rubric set, so an answer that answers one
+        of them instead of its own is told apart (flag answers_other_question)."""
         self.settings = settings or Settings()
+        self.compare_with = list(compare_with)
         if embedder is None or isinstance(embedder, str):
             cache_dir = self.settings.cache_dir if self.settings.use_cache else None
             embedder = get_embedder(embedder or self.settings.embedder, cache_dir)
@@ -108,14 +114,14 @@ class Grader:
         self._vectors: dict[str, _RubricVectors] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Grader:
+    def from_settings(cls, settings: Settings, compare_with: Iterable[Rubric] = ()) -> Grader:
         """The embedder and (when enabled) the judge that `settings` describe."""
         judge = None
         if settings.judge_enabled:
             from evaluator.judge.client import make_judge
 
             judge = make_judge(settings)
-        return cls(settings.embedder, judge=judge, settings=settings)
+        return cls(settings.embedder, judge=judge, settings=settings, compare_with=compare_with)
 
     # ------------------------------------------------------------------ public
 
@@ -273,11 +279,14 @@ class Grader:
             key_points=results,
             misconceptions=mis_hits,
             flags=flags,
-            feedback=feedback.compose(rubric.language, results, mis_hits, flags),
+            feedback=feedback.compose(
+                rubric.language, results, mis_hits, flags, answers_other=seen.answers_other
+            ),
             embedder=self.embedder.name,
             judge=judge_info,
             timings_ms=timings,
             topicality=round(seen.topicality, 4),
+            answers_other=seen.answers_other,
         )
 
     def _embedding_evidence(self, p: _Prepared, vectors: np.ndarray) -> _Evidence:
@@ -314,8 +323,41 @@ class Grader:
         topical = max(coverage.topicality(whole, t) for t in rv.topic)
         if topical < cal.off_topic:
             flags.append(Flag.OFF_TOPIC)
+        # Its own question's closeness counts its key points too: a partial answer that states
+        # one point well (say, only the learning rate for "how to tune a model") stays its own.
+        own = max(topical, float((rv.key_points @ whole).max()))
+        other = self._answers_other(rubric, whole, own)
+        if other is not None:
+            flags.append(Flag.ANSWERS_OTHER_QUESTION)
         evidence: list[str | None] = [p.candidates[i] for i in match.index]
-        return _Evidence(match.similarity, evidence, mis_hits, topical, flags)
+        return _Evidence(match.similarity, evidence, mis_hits, topical, flags, other)
+
+    def _answers_other(self, rubric: Rubric, whole: np.ndarray, own: float) -> OtherQuestion | None:
+        """The question of the set this answer matches clearly better than its own, if any.
+
+        Duplicates (duplicate_of, either way) never count against each other."""
+        margin = self.calibration.other_question_margin
+        if margin is None:
+            return None
+        twins = {rubric.id, rubric.duplicate_of}
+        best: tuple[float, Rubric] | None = None
+        for other in self.compare_with:
+            if other.id in twins or other.duplicate_of == rubric.id:
+                continue
+            closeness = max(
+                coverage.topicality(whole, t) for t in self._rubric_vectors(other).topic
+            )
+            if best is None or closeness > best[0]:
+                best = (closeness, other)
+        if best is None or best[0] - own < margin:
+            return None
+        found = best[1]
+        return OtherQuestion(
+            id=found.id,
+            number=found.number,
+            title=found.title,
+            margin=round(best[0] - own, 4),
+        )
 
     def _embedding_results(self, p: _Prepared, seen: _Evidence) -> list[KeyPointResult]:
         """Per key point: calibrated credit from similarity and lexical features."""
@@ -360,7 +402,7 @@ class Grader:
         weights = np.array([k.weight for k in p.rubric.key_points], dtype=np.float32)
         score = coverage.weighted_score(weights, np.array([r.credit for r in results]))
         score -= sum(h.penalty for h in mis_hits)
-        if Flag.OFF_TOPIC in flags:
+        if Flag.OFF_TOPIC in flags or Flag.ANSWERS_OTHER_QUESTION in flags:
             score = min(score, self.calibration.off_topic_cap)
         return round(float(np.clip(score, 0.0, 100.0)), 1)
 

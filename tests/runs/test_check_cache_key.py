@@ -77,3 +77,22 @@ def test_a_code_change_and_a_rubric_edit_each_miss_the_cache(
         encoding="utf-8",
     )
     assert check_files([note], settings).cached == 0
+
+
+def test_editing_another_question_of_the_set_misses_the_cache(tmp_path: Path) -> None:
+    # Answers are compared with the set's other questions (answers_other_question).
+    write_rubrics(tmp_path / "rubrics", SEED_SUBSET_RUBRICS)
+    note = tmp_path / "good.md"
+    note.write_text(GOOD_BN, encoding="utf-8")
+    settings = load_settings(
+        {"embedder": "hashing", "cache_dir": tmp_path / "c", "rubrics": tmp_path / "rubrics"},
+        start=tmp_path,
+    )
+    check_files([note], settings)
+    assert check_files([note], settings).cached == 1
+    rubric_file = tmp_path / "rubrics" / "llm-training.yaml"
+    rubric_file.write_text(
+        rubric_file.read_text(encoding="utf-8").replace("使用早停，", "使用早停法，"),
+        encoding="utf-8",
+    )
+    assert check_files([note], settings).cached == 0

@@ -3,9 +3,9 @@
 code with the default embedder and no judge. It fails when a level lands in band for fewer
 answers than it does today, so scoring work can only move these numbers up.
 
-Today's floors (embedding only, measured 2026-12-01): most of the out-of-band answers are the
-scale problems issue #11 describes (answers to another question, restatements and filler score
-40-60 where a teacher gives 0-10).
+Today's floors (embedding only, measured 2026-12-01): answers to another question are caught
+(6/6); most other out-of-band answers are the scale problems issue #11 describes
+(restatements and filler score 40-60 where a teacher gives 0-10, partial answers score high).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ FLOORS = {
     "empty": 4,
     "partial": 3,
     "restate": 0,
-    "offtopic": 0,
+    "offtopic": 6,
     "padding": 0,
     "injection": 0,
     "misconception": 0,
@@ -37,8 +37,10 @@ FLOORS = {
 
 def test_dev_set_levels_do_not_fall_below_today() -> None:
     require(DEV.is_file(), f"{DEV} is missing (the shared benchmark data)")
-    grader = Grader("use-multilingual", settings=Settings(use_cache=False))
-    report = run_golden(read_golden(DEV), load_rubrics(REPO / "rubrics"), grader, str(DEV))
+    rubrics = load_rubrics(REPO / "rubrics")
+    # As `evaluator rubrics test` grades: each answer compared with the set's other questions.
+    grader = Grader("use-multilingual", settings=Settings(use_cache=False), compare_with=rubrics)
+    report = run_golden(read_golden(DEV), rubrics, grader, str(DEV))
     reached = {t.name: t.in_band for t in report.levels}
     print("\nin band per level:", {t.name: f"{t.in_band}/{t.cases}" for t in report.levels})
     assert set(reached) == set(FLOORS), "the dev set's levels changed: update FLOORS"

@@ -194,7 +194,11 @@ class BatchJob:
             if grader is None:
                 from evaluator.scoring.grader import Grader
 
-                grader = Grader.from_settings(self.settings)
+                # Rows named by question are compared with the set's other questions; rows
+                # with inline references have no set to compare with.
+                named = self.columns.reference is None
+                others = list(self.resolver.rubrics()) if named else []
+                grader = Grader.from_settings(self.settings, compare_with=others)
             written = done
             while chunk := list(islice(records, max(o.chunk_size, 1))):
                 rows = self._grade_chunk(grader, chunk)

@@ -206,10 +206,10 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return expanded
 
 
-def _default_grader(settings: Settings) -> Grader:
+def _default_grader(settings: Settings, rubrics: RubricSet) -> Grader:
     from evaluator.scoring.grader import Grader
 
-    return Grader.from_settings(settings)
+    return Grader.from_settings(settings, compare_with=rubrics)
 
 
 def check_files(
@@ -217,7 +217,7 @@ def check_files(
     settings: Settings,
     *,
     rubrics: RubricSet | None = None,
-    make_grader: Callable[[Settings], Grader] = _default_grader,
+    make_grader: Callable[[Settings, RubricSet], Grader] = _default_grader,
 ) -> CheckReport:
     """Grade every answer in `paths` (directories: their Markdown files). Never raises for
     an unreadable file: it is reported in its `FileCheck`.
@@ -236,7 +236,8 @@ def check_files(
             notes.append(exc)
 
     answers = [a for n in notes if isinstance(n, Note) for a in n.answers]
-    context = grading_context(settings)
+    # Every grade is compared with the set's other questions, so the whole set is in the key.
+    context = grading_context(settings) + cache_key(*sorted(r.content_hash() for r in rubrics))
     rubric_hashes = {
         r.id: r.content_hash() for r in {a.rubric.id: a.rubric for a in answers}.values()
     }
@@ -247,7 +248,9 @@ def check_files(
         hits = set(grades)
         todo = {k: a for k, a in zip(keys, answers, strict=True) if k not in grades}
         if todo:
-            fresh = make_grader(settings).grade_many([(a.rubric, a.text) for a in todo.values()])
+            fresh = make_grader(settings, rubrics).grade_many(
+                [(a.rubric, a.text) for a in todo.values()]
+            )
             new = dict(zip(todo, fresh, strict=True))
             grades.update(new)
             cache.put_many({k: g for k, g in new.items() if _cacheable(g)})
