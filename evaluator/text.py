@@ -196,3 +196,15 @@ def content_tokens(text: str) -> frozenset[str]:
             tokens.add(run)
         tokens.update(run[i : i + 2] for i in range(len(run) - 1))
     return frozenset(tokens)
+
+
+# "列举三种…", "有哪些…", "list three …", "name two …": questions answered by naming items.
+_LIST_QUESTION = re.compile(
+    r"列举|列出|有哪些|哪几[种个类]|几种|\blist\b|\bname (?:two|three|four|five|several|some|\d)",
+    re.IGNORECASE,
+)
+
+
+def is_list_question(question: str) -> bool:
+    """True when `question` asks for a list of items, so naming an item answers it."""
+    return bool(_LIST_QUESTION.search(question))

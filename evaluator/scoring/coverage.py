@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from evaluator.scoring.calibration import Calibration
-from evaluator.text import content_tokens, split_units, visible_length
+from evaluator.text import content_tokens, fold, split_units, visible_length
 
 
 @dataclass(frozen=True)
@@ -183,3 +183,29 @@ def misconception_matches(
 def topicality(answer: np.ndarray, topic: np.ndarray) -> float:
     """Similarity of the whole answer to the question + reference answer."""
     return float(answer @ topic)
+
+
+_LABEL_PARTS = re.compile(r"[（()）/、,，;；]+")
+
+
+def named_key_points(
+    labels: Sequence[str], question: str, units: Sequence[str], skip: Sequence[str] = ()
+) -> list[int | None]:
+    """For a list question: the answer unit that names each key point's label, or None.
+
+    A label such as "正则化（Regularization）" is named by either of its parts. Parts shorter
+    than 2 letters, and parts the question itself names (restating it names nothing), do not
+    count; nor do units in `skip` (those asserting a misconception)."""
+    asked = fold(question)
+    folded_units = [None if u in skip else fold(u) for u in units]
+    found: list[int | None] = []
+    for label in labels:
+        terms = {fold(part) for part in _LABEL_PARTS.split(label)}
+        terms = {t for t in terms if len(t) >= 2 and t not in asked}
+        found.append(
+            next(
+                (i for i, u in enumerate(folded_units) if u and any(t in u for t in terms)),
+                None,
+            )
+        )
+    return found

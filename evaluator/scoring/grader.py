@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,12 +37,22 @@ from evaluator.scoring.calibration import Calibration, calibration_for
 from evaluator.scoring.embedding.backends import Embedder, get_embedder
 from evaluator.scoring.embedding.cache import CachedEmbedder
 from evaluator.settings import Settings
-from evaluator.text import clauses, is_blank, normalise, split_units, windows
+from evaluator.text import (
+    clauses,
+    is_blank,
+    is_list_question,
+    normalise,
+    split_units,
+    visible_length,
+    windows,
+)
 
 if TYPE_CHECKING:
     from evaluator.judge.client import Judge, JudgeOutcome
 
 MAX_UNITS = 256  # longer answers are graded on their first MAX_UNITS units (flagged "truncated")
+# An answer this short (visible length: a CJK character counts 2) that names items is a list.
+TERSE_CHARS = 60
 TOPIC_CHARS = 4000  # the whole-answer embedding for the off-topic gate reads this much
 MAX_RUBRICS = 4096  # rubric vectors kept in memory (oldest dropped first)
 VERDICT_CREDIT = {
@@ -84,6 +94,7 @@ class _Evidence:
     topicality: float
     flags: list[Flag]
     answers_other: OtherQuestion | None = None
+    named: list[int | None] = field(default_factory=list)  # unit naming each key point
 
 
 class Grader:
@@ -296,7 +307,10 @@ class Grader:
             empty = np.zeros(len(rubric.key_points), dtype=np.float32)
             # An answer made only of text addressed to the grader is not empty: it says nothing.
             flags = [] if p.injected else [Flag.EMPTY]
-            return _Evidence(empty, [None] * len(rubric.key_points), [], 0.0, flags)
+            return _Evidence(
+                empty, [None] * len(rubric.key_points), [], 0.0, flags,
+                named=[None] * len(rubric.key_points),
+            )  # fmt: skip
         rv = self._rubric_vectors(rubric)
         flags = [Flag.TRUNCATED] if p.truncated else []
         cand = vectors[p.offset : p.offset + len(p.candidates)]
@@ -320,8 +334,9 @@ class Grader:
                 rv.misconceptions, claim_vectors, rv.key_points, cal, len(p.units)
             )
         ]
+        named = self._named(p, [h.evidence for h in mis_hits if h.evidence])
         topical = max(coverage.topicality(whole, t) for t in rv.topic)
-        if topical < cal.off_topic:
+        if topical < cal.off_topic and not any(i is not None for i in named):
             flags.append(Flag.OFF_TOPIC)
         # Its own question's closeness counts its key points too: a partial answer that states
         # one point well (say, only the learning rate for "how to tune a model") stays its own.
@@ -329,8 +344,23 @@ class Grader:
         other = self._answers_other(rubric, whole, own)
         if other is not None:
             flags.append(Flag.ANSWERS_OTHER_QUESTION)
-        evidence: list[str | None] = [p.candidates[i] for i in match.index]
-        return _Evidence(match.similarity, evidence, mis_hits, topical, flags, other)
+        evidence: list[str | None] = [
+            p.units[n] if n is not None else p.candidates[i]
+            for i, n in zip(match.index, named, strict=True)
+        ]
+        return _Evidence(match.similarity, evidence, mis_hits, topical, flags, other, named)
+
+    def _named(self, p: _Prepared, wrong: list[str]) -> list[int | None]:
+        """Per key point, the unit of a terse answer to a list question that names its item.
+
+        "列举三种…" is answered by naming items, and a terse list of the right terms
+        ("正则化、dropout、数据增强、早停") earns the points it names. Only terse answers:
+        in a longer one, an item named but not explained is graded by what is said about it."""
+        rubric = p.rubric
+        if visible_length(p.answer) > TERSE_CHARS or not is_list_question(rubric.question):
+            return [None] * len(rubric.key_points)
+        labels = [k.label for k in rubric.key_points]
+        return coverage.named_key_points(labels, rubric.question, p.units, wrong)
 
     def _answers_other(self, rubric: Rubric, whole: np.ndarray, own: float) -> OtherQuestion | None:
         """The question of the set this answer matches clearly better than its own, if any.
@@ -369,6 +399,9 @@ class Grader:
             credit = self.calibration.credit(sims, lex.key_points, lex.length)
             contradicted = lex.contradicted  # opposite verdict on a true/false statement
             credit[contradicted] = 0.0
+            # A terse list that names a key point's item earns it (see _named).
+            named = np.array([i is not None for i in seen.named], dtype=bool)
+            credit[named & ~contradicted] = 1.0
         else:
             credit = np.zeros_like(sims)
             contradicted = np.zeros(len(sims), dtype=bool)

@@ -1,0 +1,75 @@
+""" "列举三种…" is answered by naming items: a terse list of the right terms earns the key points
+it names (#11 item 4), and nothing else does: not restating the question, not a long answer
+that only drops the names, not a question that asks for no list. Hashing embedder."""
+
+from __future__ import annotations
+
+import pytest
+
+from evaluator.grade import Flag, Status
+from evaluator.rubrics.io import load_rubrics
+from evaluator.rubrics.lookup import RubricSet
+from evaluator.scoring.grader import Grader
+from evaluator.settings import Settings
+from evaluator.text import is_list_question
+from tests.helpers import SEED_SUBSET_RUBRICS, write_rubrics
+
+TERSE = "正则化、dropout、数据增强、早停。"
+
+
+@pytest.fixture(scope="module")
+def rubrics(tmp_path_factory: pytest.TempPathFactory) -> RubricSet:
+    return load_rubrics(write_rubrics(tmp_path_factory.mktemp("r"), SEED_SUBSET_RUBRICS))
+
+
+def grader() -> Grader:
+    return Grader("hashing", settings=Settings(use_cache=False))
+
+
+def test_a_terse_list_earns_the_points_it_names(rubrics: RubricSet) -> None:
+    grade = grader().grade(rubrics.find(8), TERSE)
+    assert [k.status for k in grade.key_points] == [Status.COVERED] * 4
+    assert grade.score >= 90 and Flag.OFF_TOPIC not in grade.flags
+    assert grade.key_points[1].evidence == TERSE
+
+
+def test_two_items_named_earn_two_points(rubrics: RubricSet) -> None:
+    grade = grader().grade(rubrics.find(8), "正则化，dropout")
+    covered = [k.id for k in grade.key_points if k.status == Status.COVERED]
+    assert covered == ["regularisation", "dropout"]
+    assert Flag.OFF_TOPIC not in grade.flags  # naming the right items is on topic
+    assert grade.score < grader().grade(rubrics.find(8), TERSE).score
+
+
+def test_items_the_question_names_earn_nothing(rubrics: RubricSet) -> None:
+    q8 = rubrics.find(8)
+    asks = q8.model_copy(update={"question": "请在正则化、dropout、数据增强、早停中列举三种方法。"})
+    grade = grader().grade(asks, TERSE)
+    assert all(k.status != Status.COVERED for k in grade.key_points)
+
+
+def test_a_long_answer_is_graded_by_what_it_says_not_by_the_names(rubrics: RubricSet) -> None:
+    long = TERSE + "这些方法我都听说过，但是具体怎么做我不太清楚，平时做项目也很少遇到这种问题。"
+    grade = grader().grade(rubrics.find(8), long)
+    assert grade.score < 60
+
+
+def test_naming_counts_only_for_list_questions(rubrics: RubricSet) -> None:
+    # Q7 asks what batch normalization is; its labels (定义, 稳定训练, …) are not items to list.
+    grade = grader().grade(rubrics.find(7), "定义、缩放平移、稳定训练、加速收敛、正则化。")
+    assert grade.score < 60
+
+
+@pytest.mark.parametrize(
+    ("question", "lists"),
+    [
+        ("请列举三种处理模型过拟合的方法。", True),
+        ("常用的优化器有哪些？", True),
+        ("List three ways to prevent overfitting.", True),
+        ("Name two optimizers.", True),
+        ("什么是批量归一化？请解释其作用。", False),
+        ("Explain knowledge distillation.", False),
+    ],
+)
+def test_list_questions(question: str, lists: bool) -> None:
+    assert is_list_question(question) is lists
