@@ -7,6 +7,10 @@
 All embedding work for a batch happens in one `encode` call (the model's own fast path); rubric
 vectors are computed once per rubric and cached on disk. Judge calls, when configured, run
 concurrently in up to `jobs` threads.
+
+Beyond key-point coverage: an answer clearly closer to another question of `compare_with` is
+flagged and capped; a terse answer to a list question earns the items it names; text that
+addresses the grader never raises a score (the answer is also graded without it).
 """
 
 from __future__ import annotations
