@@ -5,15 +5,43 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 
 from evaluator.errors import QuestionNotFound, RubricError
 from evaluator.rubrics.model import Rubric, RubricDocument
 from evaluator.rubrics.numbering import question_number
-from evaluator.text import fold
+from evaluator.text import STOPWORDS, fold
 
 # Characters a title query may carry that the title lacks without changing what it asks.
 _FILLER = set("的是什么如何怎么怎样请和与及其了吗呢一个为")
+# Words that name no question, beyond the stop words: what empty spreadsheet cells and
+# placeholders say. "None" used to find Q29, "the" Q24.
+_EMPTY_WORDS = frozenset({"none", "null", "nil", "nan", "na", "n/a", "undefined", "todo", "tbd"})
+_LATIN_WORD = re.compile(r"[a-z0-9]+")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def _words(text: str) -> list[str]:
+    return _LATIN_WORD.findall(unicodedata.normalize("NFKC", text).lower())
+
+
+def meaningful_words(query: str) -> list[str]:
+    """The words of a Latin-script query that can name a question (no stop words, no
+    placeholders such as "None")."""
+    return [
+        w
+        for w in _words(query)
+        if (len(w) > 1 or w.isdigit()) and w not in STOPWORDS and w not in _EMPTY_WORDS
+    ]
+
+
+def _word_match(words: list[str], rubric: Rubric) -> float:
+    """Share of the query's words found among the title's and question's words (a misspelling
+    at 0.8 similarity still counts: "distilation")."""
+    pool = set(_words(f"{rubric.title} {rubric.question}"))
+    found = sum(1 for w in words if w in pool or difflib.get_close_matches(w, pool, 1, 0.8))
+    return found / len(words)
 
 
 def _title_match(folded_query: str, rubric: Rubric) -> tuple[float, bool]:
@@ -73,6 +101,14 @@ class RubricSet:
                 ids = ", ".join(r.id for r in hits)
                 raise QuestionNotFound(f"question {q} is ambiguous across documents: {ids}")
         folded = fold(q)
+        latin = not _CJK.search(q)
+        if latin and folded and not meaningful_words(q):
+            raise QuestionNotFound(
+                f"'{q}' names no question: give a number (5, Q5, 第5题), an id, or words of a "
+                "title — run `evaluator list` to see them"
+            )
+        if latin and folded:
+            return self._find_by_words(q, meaningful_words(q))
         contained: list[Rubric] = []
         if folded:
             contained = [r for r in self if folded in fold(r.title) or folded in fold(r.question)]
@@ -92,3 +128,17 @@ class RubricSet:
         what = "matches several questions" if len(contained) > 1 else "matches no question"
         more = f" — did you mean: {hint}" if hint else " — run `evaluator list` to see them"
         raise QuestionNotFound(f"'{q}' {what}{more}")
+
+    def _find_by_words(self, query: str, words: list[str]) -> Rubric:
+        """A Latin-script query: every meaningful word must be a word of the title or question
+        (letters inside other words do not count: "the" is not in "other")."""
+        scored = sorted(((_word_match(words, r), r) for r in self), key=lambda p: -p[0])
+        full = [r for score, r in scored if score == 1.0]
+        originals = [r for r in full if r.duplicate_of not in {f.id for f in full}]
+        if len(originals) == 1:
+            return originals[0]
+        candidates = full or [r for score, r in scored[:3] if score >= 0.5]
+        hint = "; ".join(f"{r.number or r.id}. {r.title}" for r in candidates[:5])
+        what = "matches several questions" if len(originals) > 1 else "matches no question"
+        more = f" — did you mean: {hint}" if hint else " — run `evaluator list` to see them"
+        raise QuestionNotFound(f"'{query}' {what}{more}")
