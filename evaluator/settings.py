@@ -10,9 +10,10 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from platformdirs import user_cache_dir
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from evaluator.errors import EvaluatorError
 
@@ -32,7 +33,8 @@ ENV_VARS = {
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Floats must be finite: "--min-score nan" is an error, not "should be <= 100".
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     embedder: str = DEFAULT_EMBEDDER
     rubrics: Path | None = None  # None: ./rubrics when present, else the bundled set
@@ -53,6 +55,30 @@ class Settings(BaseModel):
     require_judge: bool = False
 
     min_score: float = Field(default=60.0, ge=0, le=100)
+
+    @field_validator("judge_base_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        """An OpenAI-compatible endpoint is an http(s) URL with a host; anything else would
+        fall back to embeddings on every answer without saying why."""
+        if url is None:
+            return None
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018  # raises ValueError for a port out of range
+        except ValueError as exc:
+            raise ValueError(f"not a valid URL ({exc})") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:8080/v1")
+        return url
+
+    @field_validator("judge_api_key")
+    @classmethod
+    def _header_safe_key(cls, key: SecretStr | None) -> SecretStr | None:
+        # The key travels in an HTTP header, which carries ASCII only; the key is never shown.
+        if key is not None and not key.get_secret_value().isascii():
+            raise ValueError("OPENAI_API_KEY holds non-ASCII characters: check the key")
+        return key
 
     @property
     def judge_enabled(self) -> bool:
@@ -114,4 +140,5 @@ def load_settings(flags: dict[str, Any] | None = None, start: Path | None = None
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         origin = f" (from {pyproject} or the environment)" if pyproject else ""
-        raise EvaluatorError(f"setting '{field}': {first['msg']}{origin}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise EvaluatorError(f"setting '{field}': {message}{origin}") from None

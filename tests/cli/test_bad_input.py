@@ -70,3 +70,47 @@ def test_agreement_says_undefined_for_constant_human_scores(tmp_path: Path) -> N
     )
     assert result.exit_code == 0, result.output
     assert "Pearson undefined (constant scores)" in result.output
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("ftp://x/v1", "must be an http:// or https:// URL"),
+        ("not a url", "must be an http:// or https:// URL"),
+        ("127.0.0.1:8080/v1", "must be an http:// or https:// URL"),
+        ("http://[::1", "not a valid URL (Invalid IPv6 URL)"),
+        ("http://127.0.0.1:99999/v1", "not a valid URL (Port out of range"),
+    ],
+)
+def test_a_judge_url_that_is_not_http_is_refused_before_any_work(url: str, words: str) -> None:
+    args = ["grade", "7", "-a", "x", "--embedder", "hashing", "--judge-model", "m"]
+    line = one_line_error(run([*args, "--judge-base-url", url]))
+    assert "setting 'judge_base_url'" in line and words in line
+
+
+def test_a_non_ascii_api_key_is_one_line_that_never_shows_the_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-ключ-secret")
+    args = ["grade", "7", "-a", "x", "--embedder", "hashing", "--judge-model", "m"]
+    result = run([*args, "--judge-base-url", "http://127.0.0.1:9/v1"])
+    assert "OPENAI_API_KEY holds non-ASCII characters" in one_line_error(result)
+    assert "secret" not in result.output and "ключ" not in result.output
+
+
+def test_min_score_nan_is_not_a_number(tmp_path: Path) -> None:
+    note = tmp_path / "n.md"
+    note.write_text("## Q7\n\n批量归一化。\n", encoding="utf-8")
+    line = one_line_error(run(["check", str(note), "--min-score", "nan", "--embedder", "hashing"]))
+    assert "finite number" in line
+
+
+def test_front_matter_never_closed_fails_the_check(tmp_path: Path) -> None:
+    note = tmp_path / "n.md"
+    note.write_text("---\nquestion: 7\n\n批量归一化对每个小批量做标准化。\n", encoding="utf-8")
+    result = run(["check", str(note), "--embedder", "hashing", "--no-cache"])
+    assert result.exit_code == 1
+    assert "n.md:1: front matter is never closed" in result.output
+    # A rule at the top of ordinary text is not front matter.
+    note.write_text("---\n\n## Q7\n\n批量归一化对每个小批量做标准化。\n", encoding="utf-8")
+    assert "1 answer checked" in run(["check", str(note), "--embedder", "hashing"]).output

@@ -85,6 +85,9 @@ def read_note(path: Path) -> str:
 # ---------------------------------------------------------------------------- structure
 
 
+_YAML_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:")
+
+
 def _split_front_matter(lines: list[str], path: Path) -> tuple[dict[str, object], int]:
     """(front matter mapping, index of the first body line)."""
     if not lines or lines[0].strip() != "---":
@@ -93,7 +96,13 @@ def _split_front_matter(lines: list[str], path: Path) -> tuple[dict[str, object]
         if lines[end].strip() in ("---", "..."):
             break
     else:
-        return {}, 0  # an opening rule with no closing one: not front matter
+        # A rule on line 1 followed by `key: value` is front matter someone forgot to close:
+        # skipping the file would let the hook pass a note it never graded.
+        if len(lines) > 1 and _YAML_KEY.match(lines[1]):
+            raise InputError(
+                f"{path}:1: front matter is never closed (add a line '---' after its last key)"
+            )
+        return {}, 0  # a rule at the top of the text, not front matter
     try:
         data = yaml.safe_load("\n".join(lines[1:end]))
     except yaml.YAMLError as exc:
