@@ -127,6 +127,7 @@ class Grader:
             else embedder
         )
         self._vectors: dict[str, _RubricVectors] = {}
+        self._other_topics: list[tuple[Rubric, np.ndarray]] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, compare_with: Iterable[Rubric] = ()) -> Grader:
@@ -375,12 +376,10 @@ class Grader:
             return None
         twins = {rubric.id, rubric.duplicate_of}
         best: tuple[float, Rubric] | None = None
-        for other in self.compare_with:
+        for other, topic in self._compare_topics():
             if other.id in twins or other.duplicate_of == rubric.id:
                 continue
-            closeness = max(
-                coverage.topicality(whole, t) for t in self._rubric_vectors(other).topic
-            )
+            closeness = max(coverage.topicality(whole, t) for t in topic)
             if best is None or closeness > best[0]:
                 best = (closeness, other)
         if best is None or best[0] - own < margin:
@@ -392,6 +391,17 @@ class Grader:
             title=found.title,
             margin=round(best[0] - own, 4),
         )
+
+    def _compare_topics(self) -> list[tuple[Rubric, np.ndarray]]:
+        """`compare_with` with its topic vectors, encoded in one call the first time they are
+        needed, then kept: every answer is held against all of them, so neither the encoding
+        nor the rubric hashing that finds cached vectors is repeated per answer."""
+        if self._other_topics is None:
+            self._encode_rubrics(self.compare_with)
+            self._other_topics = [
+                (r, self._vectors[r.content_hash()].topic) for r in self.compare_with
+            ]
+        return self._other_topics
 
     def _embedding_results(self, p: _Prepared, seen: _Evidence) -> list[KeyPointResult]:
         """Per key point: calibrated credit from similarity and lexical features."""
