@@ -236,11 +236,10 @@ def check_files(
             notes.append(exc)
 
     answers = [a for n in notes if isinstance(n, Note) for a in n.answers]
-    # Every grade is compared with the set's other questions, so the whole set is in the key.
-    context = grading_context(settings) + cache_key(*sorted(r.content_hash() for r in rubrics))
-    rubric_hashes = {
-        r.id: r.content_hash() for r in {a.rubric.id: a.rubric for a in answers}.values()
-    }
+    # Notes name questions of this set, and every grade is compared with the set's other
+    # questions, so each rubric is hashed once and the whole set goes into every key.
+    rubric_hashes = {r.id: r.content_hash() for r in rubrics}
+    context = grading_context(settings) + cache_key(*sorted(rubric_hashes.values()))
     keys = [grade_key(a.text, rubric_hashes[a.rubric.id], context) for a in answers]
     cache = GradeCache(settings.cache_dir / CACHE_FILE if settings.use_cache else None)
     try:
