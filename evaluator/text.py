@@ -130,6 +130,10 @@ _CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 
 
+def has_cjk(text: str) -> bool:
+    return bool(_CJK_CHAR.search(text))
+
+
 def detect_language(text: str) -> Language:
     """`zh` when CJK characters dominate, else `en`. A Latin word counts as two characters
     (about what it carries), so English terms inside Chinese prose do not tip the balance:
@@ -178,6 +182,13 @@ def _stem(word: str) -> str:
     return word[:STEM_CHARS]
 
 
+def content_words(text: str) -> list[str]:
+    """The Latin-script words of `text` that carry content, in order: NFKC, lower case, no stop
+    words, no one-letter words (numbers kept)."""
+    words = _LATIN_WORD.findall(unicodedata.normalize("NFKC", text).lower())
+    return [w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+
+
 @lru_cache(maxsize=8192)  # rubric texts recur for every answer graded against them
 def content_tokens(text: str) -> frozenset[str]:
     """Stemmed content words (Latin scripts) and character bigrams (CJK runs) of `text`.
@@ -185,13 +196,8 @@ def content_tokens(text: str) -> frozenset[str]:
     Bigrams because Chinese has no spaces and single characters are too ambiguous; a one-
     character run ("栈") stands as itself.
     """
-    text = unicodedata.normalize("NFKC", text).lower()
-    tokens = {
-        _stem(w)
-        for w in _LATIN_WORD.findall(text)
-        if w not in STOPWORDS and (len(w) > 1 or w.isdigit())
-    }
-    for run in _CJK_RUN.findall(text):
+    tokens = {_stem(w) for w in content_words(text)}
+    for run in _CJK_RUN.findall(unicodedata.normalize("NFKC", text).lower()):
         if len(run) == 1:
             tokens.add(run)
         tokens.update(run[i : i + 2] for i in range(len(run) - 1))

@@ -4,42 +4,30 @@
 from __future__ import annotations
 
 import difflib
-import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 
 from evaluator.errors import QuestionNotFound, RubricError
 from evaluator.rubrics.model import Rubric, RubricDocument
 from evaluator.rubrics.numbering import question_number
-from evaluator.text import STOPWORDS, fold
+from evaluator.text import content_words, fold, has_cjk
 
 # Characters a title query may carry that the title lacks without changing what it asks.
 _FILLER = set("的是什么如何怎么怎样请和与及其了吗呢一个为")
 # Words that name no question, beyond the stop words: what empty spreadsheet cells and
 # placeholders say. "None" used to find Q29, "the" Q24.
-_EMPTY_WORDS = frozenset({"none", "null", "nil", "nan", "na", "n/a", "undefined", "todo", "tbd"})
-_LATIN_WORD = re.compile(r"[a-z0-9]+")
-_CJK = re.compile(r"[\u3400-\u9fff]")
-
-
-def _words(text: str) -> list[str]:
-    return _LATIN_WORD.findall(unicodedata.normalize("NFKC", text).lower())
+_EMPTY_WORDS = frozenset({"none", "null", "nil", "nan", "na", "undefined", "todo", "tbd"})
 
 
 def meaningful_words(query: str) -> list[str]:
     """The words of a Latin-script query that can name a question (no stop words, no
     placeholders such as "None")."""
-    return [
-        w
-        for w in _words(query)
-        if (len(w) > 1 or w.isdigit()) and w not in STOPWORDS and w not in _EMPTY_WORDS
-    ]
+    return [w for w in content_words(query) if w not in _EMPTY_WORDS]
 
 
 def _word_match(words: list[str], rubric: Rubric) -> float:
     """Share of the query's words found among the title's and question's words (a misspelling
     at 0.8 similarity still counts: "distilation")."""
-    pool = set(_words(f"{rubric.title} {rubric.question}"))
+    pool = set(content_words(f"{rubric.title} {rubric.question}"))
     found = sum(1 for w in words if w in pool or difflib.get_close_matches(w, pool, 1, 0.8))
     return found / len(words)
 
@@ -57,7 +45,7 @@ def _title_match(folded_query: str, rubric: Rubric) -> tuple[float, bool]:
     blocks = matcher.get_matching_blocks()
     matched = sum(b.size for b in blocks)
     score = max(matcher.ratio(), matched / max(len(folded_query), 1))
-    if not re.search(r"[\u3400-\u9fff]", folded_query):
+    if not has_cjk(folded_query):
         return score, True
     covered = {i for b in blocks for i in range(b.a, b.a + b.size)}
     missing = {ch for i, ch in enumerate(folded_query) if i not in covered}
@@ -101,14 +89,14 @@ class RubricSet:
                 ids = ", ".join(r.id for r in hits)
                 raise QuestionNotFound(f"question {q} is ambiguous across documents: {ids}")
         folded = fold(q)
-        latin = not _CJK.search(q)
-        if latin and folded and not meaningful_words(q):
-            raise QuestionNotFound(
-                f"'{q}' names no question: give a number (5, Q5, 第5题), an id, or words of a "
-                "title — run `evaluator list` to see them"
-            )
-        if latin and folded:
-            return self._find_by_words(q, meaningful_words(q))
+        if folded and not has_cjk(q):
+            words = meaningful_words(q)
+            if not words:
+                raise QuestionNotFound(
+                    f"'{q}' names no question: give a number (5, Q5, 第5题), an id, or words "
+                    "of a title — run `evaluator list` to see them"
+                )
+            return self._find_by_words(q, words)
         contained: list[Rubric] = []
         if folded:
             contained = [r for r in self if folded in fold(r.title) or folded in fold(r.question)]
