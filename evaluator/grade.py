@@ -173,6 +173,15 @@ class Grade(_Result):
     topicality: float | None = None
     answers_other: OtherQuestion | None = None
 
+    def flag_text(self, flag: Flag, language: str = "en") -> str:
+        """What `flag` tells a reader about this grade: its note, naming the other question
+        when the grade answers one."""
+        if flag == Flag.ANSWERS_OTHER_QUESTION and self.answers_other is not None:
+            return self.answers_other.sentence(language) + (
+                "分数已封顶。" if language == "zh" else " Its score is capped."
+            )
+        return flag_note(flag, language)
+
     @property
     def covered(self) -> list[KeyPointResult]:
         return [k for k in self.key_points if k.status == Status.COVERED]

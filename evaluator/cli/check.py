@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from evaluator.grade import Flag, flag_note
+from evaluator.grade import Flag
 from evaluator.runs.check.check import AnswerCheck, CheckReport, check_files
 
 from . import main
@@ -20,6 +20,7 @@ from .common import embedder_option, json_option, judge_options, rubrics_option,
 _FLAGS_SHOWN = (
     Flag.EMPTY,
     Flag.OFF_TOPIC,
+    Flag.ANSWERS_OTHER_QUESTION,
     Flag.POSSIBLE_INJECTION,
     Flag.JUDGE_UNSCORED,
     Flag.TRUNCATED,
@@ -109,11 +110,9 @@ def _print_answer(a: AnswerCheck) -> None:
             click.echo(f"        partly: {label}{k.text}")
     for m in a.grade.misconceptions:
         click.echo(f"        wrong claim (-{m.penalty:g}): {m.text}")
-    if a.grade.answers_other is not None:
-        click.echo(f"        {a.grade.answers_other.sentence()} Score capped.")
     for flag in a.grade.flags:
         if flag in _FLAGS_SHOWN:
-            click.echo(f"        {flag_note(flag)}")
+            click.echo(f"        {a.grade.flag_text(flag)}")
 
 
 def _summary(report: CheckReport) -> str:

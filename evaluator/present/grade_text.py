@@ -7,7 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from evaluator.grade import Flag, Grade, Status, flag_note
+from evaluator.grade import Grade, Status
 from evaluator.text import one_line
 
 _STATUS_STYLE = {
@@ -84,12 +84,7 @@ def terminal(grade: Grade, console: Console, *, verbose: bool = False) -> None:
         for k in sorted(study, key=lambda k: (k.credit, -k.weight))[:5]:
             todo.add_row("•", f"{k.label + '：' if k.label else ''}{k.text}")
         parts.append(todo)
-    notes = [
-        grade.answers_other.sentence() + " Its score is capped."
-        if f == Flag.ANSWERS_OTHER_QUESTION and grade.answers_other is not None
-        else flag_note(f)
-        for f in grade.flags
-    ]
+    notes = [grade.flag_text(f) for f in grade.flags]
     if grade.judge and grade.judge.comment:
         notes.insert(0, f"Judge ({grade.judge.model}): {grade.judge.comment}")
     if notes:
