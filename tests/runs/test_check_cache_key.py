@@ -10,7 +10,7 @@ import pytest
 
 from evaluator.runs.check import check as check_module
 from evaluator.runs.check.check import check_files, grading_code_digest
-from evaluator.settings import load_settings
+from evaluator.settings import Settings, load_settings
 from tests.helpers import GOOD_BN, REPO, SEED_SUBSET_RUBRICS, write_rubrics
 
 # One file of each kind that decides a grade.
@@ -56,9 +56,8 @@ def test_editing_any_deciding_file_changes_the_digest(
         grading_code_digest.cache_clear()
 
 
-def test_a_code_change_and_a_rubric_edit_each_miss_the_cache(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def cached_note(tmp_path: Path) -> tuple[Path, Settings]:
+    """A note on Q7 checked once, so its grade is in the cache."""
     write_rubrics(tmp_path / "rubrics", SEED_SUBSET_RUBRICS)
     note = tmp_path / "good.md"
     note.write_text(GOOD_BN, encoding="utf-8")
@@ -68,31 +67,29 @@ def test_a_code_change_and_a_rubric_edit_each_miss_the_cache(
     )
     check_files([note], settings)
     assert check_files([note], settings).cached == 1
+    return note, settings
+
+
+def edit_rubrics(tmp_path: Path, old: str, new: str) -> None:
+    rubric_file = tmp_path / "rubrics" / "llm-training.yaml"
+    text = rubric_file.read_text(encoding="utf-8")
+    assert old in text
+    rubric_file.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_a_code_change_and_a_rubric_edit_each_miss_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    note, settings = cached_note(tmp_path)
     monkeypatch.setattr(check_module, "grading_code_digest", lambda: "another-version")
     assert check_files([note], settings).cached == 0
     monkeypatch.undo()
-    rubric_file = tmp_path / "rubrics" / "llm-training.yaml"
-    rubric_file.write_text(
-        rubric_file.read_text(encoding="utf-8").replace("加速模型收敛}", "加快模型收敛}"),
-        encoding="utf-8",
-    )
+    edit_rubrics(tmp_path, "加速模型收敛}", "加快模型收敛}")  # Q7, the question answered
     assert check_files([note], settings).cached == 0
 
 
 def test_editing_another_question_of_the_set_misses_the_cache(tmp_path: Path) -> None:
     # Answers are compared with the set's other questions (answers_other_question).
-    write_rubrics(tmp_path / "rubrics", SEED_SUBSET_RUBRICS)
-    note = tmp_path / "good.md"
-    note.write_text(GOOD_BN, encoding="utf-8")
-    settings = load_settings(
-        {"embedder": "hashing", "cache_dir": tmp_path / "c", "rubrics": tmp_path / "rubrics"},
-        start=tmp_path,
-    )
-    check_files([note], settings)
-    assert check_files([note], settings).cached == 1
-    rubric_file = tmp_path / "rubrics" / "llm-training.yaml"
-    rubric_file.write_text(
-        rubric_file.read_text(encoding="utf-8").replace("使用早停，", "使用早停法，"),
-        encoding="utf-8",
-    )
+    note, settings = cached_note(tmp_path)
+    edit_rubrics(tmp_path, "使用早停，", "使用早停法，")  # Q8
     assert check_files([note], settings).cached == 0
