@@ -1,4 +1,8 @@
-"""Fit the per-embedder calibration (evaluator/calibration.py CALIBRATIONS) to human grades.
+"""Fit the least-squares calibration (evaluator/calibration.py CALIBRATIONS) to human grades.
+
+For the embedders still on the least-squares model (all-MiniLM-L6-v2 and the hashing stub).
+The default embedder uses the anchored model instead (zero evidence earns nothing, a score
+scale fitted to teachers' bands): benchmarks/scale.py fits and measures that one.
 
 Data: the dev sets in ../shared/benchmarks (mohler.csv, English, 0-5; ads-dev.csv, Chinese,
 0-10). Every answer is graded once by the real Grader against an ad-hoc rubric built from its
@@ -27,8 +31,8 @@ naive baseline (whole-answer cosine with the reference, same model, same rows). 
 model is fitted on all rows, the real Grader re-grades everything with it (checking that the
 fitted arithmetic and the grader agree), and the replacement CALIBRATIONS entry is printed.
 
-    nice .venv/bin/python benchmarks/calibrate.py --keep-vectors        # all three embedders
-    nice .venv/bin/python benchmarks/calibrate.py --embedder use-multilingual --folds 5 --seed 1
+    nice .venv/bin/python benchmarks/calibrate.py --keep-vectors        # MiniLM and hashing
+    nice .venv/bin/python benchmarks/calibrate.py --embedder hashing --folds 5 --seed 1
 """
 
 from __future__ import annotations
@@ -477,9 +481,9 @@ def entry(name: str, cal: Calibration) -> str:
     """The CALIBRATIONS entry as it is written in evaluator/calibration.py (defaults left out)."""
     defaults = {k: f.default for k, f in Calibration.model_fields.items() if not f.is_required()}
     lines = [
-        f"        {k}={float(v)!r},"
+        f"        {k}={v!r},"
         for k, v in cal.model_dump().items()
-        if k not in defaults or float(v) != float(defaults[k])
+        if k not in defaults or v != defaults[k]
     ]
     return "\n".join([f'    "{name}": Calibration(', *lines, "    ),"])
 
@@ -496,7 +500,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     entries = []
-    for name in args.embedder or EMBEDDERS:
+    for name in args.embedder or [e for e in EMBEDDERS if CALIBRATIONS[e].scale is None]:
+        if CALIBRATIONS.get(name, FALLBACK).scale is not None:
+            raise SystemExit(f"{name} uses the anchored model: fit it with benchmarks/scale.py")
         print(f"== {name}")
         base = CALIBRATIONS.get(name, FALLBACK)
         embedder = memo_embedder(name, persist=args.keep_vectors)

@@ -24,4 +24,5 @@ def adhoc_rubric(question: str, reference_answer: str, rubric_id: str | None = N
         reference_answer=reference,
         key_points=[KeyPoint(id=f"k{i}", text=u) for i, u in enumerate(units, 1)],
         language=detect_language(f"{question}\n{reference}"),
+        from_reference=True,
     )

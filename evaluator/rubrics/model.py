@@ -63,6 +63,10 @@ class Rubric(_Model):
     language: Language = "zh"
     duplicate_of: str | None = None
     notes: list[str] = Field(default_factory=list)  # reviewers' corrections, original wording
+    # Key points cut from a free-text reference answer (adhoc_rubric), not written as a rubric:
+    # its sentences often repeat each other, so key points do not compete for an answer's
+    # sentences (Calibration.exclusivity). Never written to a rubric file.
+    from_reference: bool = Field(default=False, exclude=True)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Rubric:
@@ -74,7 +78,10 @@ class Rubric(_Model):
 
     def content_hash(self) -> str:
         """Stable hash of everything that affects grading (used in cache keys)."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        data = self.model_dump(mode="json")
+        if self.from_reference:
+            data["from_reference"] = True
+        payload = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

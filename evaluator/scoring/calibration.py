@@ -1,21 +1,31 @@
-"""Per-embedder calibration: how similarities and word overlap become credit. The one place for
-these numbers.
+"""Per-embedder calibration: how similarities and word overlap become credit, and credit a
+score. The one place for these numbers.
 
-A key point's evidence is combined into one number
+A key point's evidence from one answer candidate (a unit or a window of two) is
 
-    z = similarity + lexical · recall + length · shortness
+    e = similarity + lexical · recall
 
-(similarity: best unit/window cosine after removing the question's direction; recall: share of
-the key point's content tokens in the answer, question words left out; shortness: log(answer
-length / length of the key points), capped at 0), and a ramp turns z into credit: z <= `low` earns nothing, z >= `high` full credit, linear in between. Raw cosines
-are bunched and differ per model, so every embedder has its own numbers, fitted to human grades
-by benchmarks/calibrate.py.
+(similarity: cosine after removing the question's direction; recall: share of the key point's
+content tokens in that candidate, question words left out, or in the whole answer where
+`local_recall` is off; across languages, similarity · `cross_language` instead). For a written
+rubric, with `exclusivity`, a candidate that states another key point better counts less for
+this one: e -= exclusivity · (best e of the candidate − e), so one sentence on one point does not
+also earn its neighbours; and a candidate whose best e is below `states` is filler, evidence of
+nothing. The key point's evidence is its best candidate's, plus `length` · shortness
+(log(answer length / key points' length), capped at 0):
+
+    z = max over candidates of e + length · shortness
+
+A ramp turns z into credit: nothing at or below `low`, full credit from `high`, linear in
+between (through (`knee`, `knee_credit`) when a knee is set). The score is the weighted share of
+credit, mapped through `scale` when set: a monotone map fitted to teachers' bands, so a score
+reads on their scale while the order of answers stays the order of their evidence.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Calibration(BaseModel):
@@ -23,8 +33,24 @@ class Calibration(BaseModel):
 
     low: float = Field(ge=-10, le=10)
     high: float = Field(ge=-10, le=10)
+    knee: float | None = None
+    knee_credit: float = Field(default=0.5, gt=0, lt=1)
     lexical: float = 0.0
     length: float = 0.0
+    local_recall: bool = False
+    # Written rubrics only (coverage.key_point_evidence): how much a candidate's evidence for a
+    # key point drops per unit by which it states another key point better, and the evidence
+    # below which a candidate states no key point at all (filler: evidence of none).
+    exclusivity: float = Field(default=0.0, ge=0)
+    states: float | None = None
+    # An answer in another language than its rubric shares no words with it: its evidence is
+    # (similarity - cross_language_floor) · cross_language, in place of the lexical term it
+    # cannot earn. The floor is what a translated restatement of the question still reaches
+    # (the question's direction is removed less well across languages). None: no special case.
+    cross_language: float | None = Field(default=None, gt=0)
+    cross_language_floor: float = 0.0
+    # (share of credit, score) knots, both 0-1, strictly increasing from (0, 0) to (1, 1).
+    scale: tuple[tuple[float, float], ...] | None = None
     # Status boundaries on credit: >= covered -> "covered", >= partial -> "partial", else "missed".
     covered: float = Field(default=0.75, ge=0, le=1)
     partial: float = Field(default=0.3, ge=0, le=1)
@@ -47,6 +73,19 @@ class Calibration(BaseModel):
     # buried in long sentences without flagging the good answers).
     misconception_clause_extra: float = 0.1
 
+    @model_validator(mode="after")
+    def _ramp_in_order(self) -> Calibration:
+        if self.knee is None and self.high < self.low:
+            raise ValueError("the ramp needs low <= high")
+        if self.knee is not None and not self.low < self.knee < self.high:
+            raise ValueError("the ramp needs low < knee < high")
+        if self.scale is not None:
+            xs, ys = zip(*self.scale, strict=True)
+            steps = np.diff(xs), np.diff(ys)
+            if (xs[0], ys[0], xs[-1], ys[-1]) != (0, 0, 1, 1) or min(map(np.min, steps)) <= 0:
+                raise ValueError("scale must rise strictly from (0, 0) to (1, 1)")
+        return self
+
     def evidence(
         self,
         similarity: np.ndarray,
@@ -66,27 +105,51 @@ class Calibration(BaseModel):
         lexical: np.ndarray | float = 0.0,
         length: float = 0.0,
     ) -> np.ndarray:
-        z = self.evidence(similarity, lexical, length)
-        span = max(self.high - self.low, 1e-6)
-        return np.clip((z - self.low) / span, 0.0, 1.0).astype(np.float32)
+        return self.ramp(self.evidence(similarity, lexical, length))
+
+    def ramp(self, z: np.ndarray) -> np.ndarray:
+        """Credit in [0, 1] for evidence z."""
+        z = np.asarray(z, dtype=np.float32)
+        if self.knee is None:
+            return np.clip((z - self.low) / max(self.high - self.low, 1e-6), 0, 1).astype(
+                np.float32
+            )
+        lower = np.clip((z - self.low) / (self.knee - self.low), 0, 1) * self.knee_credit
+        upper = np.clip((z - self.knee) / (self.high - self.knee), 0, 1) * (1 - self.knee_credit)
+        return (lower + upper).astype(np.float32)
+
+    def scaled(self, share: float) -> float:
+        """The score (0-1) for a weighted share of credit (0-1)."""
+        if self.scale is None:
+            return share
+        xs, ys = zip(*self.scale, strict=True)
+        return float(np.interp(share, xs, ys))
 
 
-# Fitted 2026-11-29 by `nice .venv/bin/python benchmarks/calibrate.py --keep-vectors` (5 folds,
-# seed 0) on ../shared/benchmarks/mohler.csv (English, 2,273 answers) and ads-dev.csv (Chinese,
-# 780), both sets together, each weighing the same: least squares of the score on the human
-# score, plus answers paired with other questions' rubrics as zero-score negatives (their weight
-# chosen by cross-validation). These entries are fitted on all rows; the held-out figures
-# (5-fold by question, nested; use-multilingual Pearson 0.602 mohler / 0.679 ads-dev) are in
-# benchmarks/README.md. `misconception` thresholds are not fitted (no data): set by hand.
-# Rerun the script after any change to text.py, coverage.py or the grader's scoring.
+# use-multilingual, the default: the anchored model (2026-12-01). Zero evidence earns nothing
+# (low 0); the ramp's shape, recall per candidate and exclusivity were chosen by hand on
+# ../shared/benchmarks/cases-dev.jsonl while keeping the ranking on mohler.csv and ads-dev.csv
+# (benchmarks/README.md, "The score scale"); `scale` is fitted to cases-dev.jsonl's bands by
+# `nice .venv/bin/python benchmarks/scale.py`, which never sees mohler or ads-dev.
+# The other two still use the least-squares fit of 2026-11-29 by benchmarks/calibrate.py
+# (mohler + ads-dev, 5 folds, seed 0; held-out figures in benchmarks/README.md).
+# `misconception` thresholds are not fitted (no data): set by hand.
 CALIBRATIONS: dict[str, Calibration] = {
     "use-multilingual": Calibration(
-        low=-0.4371,
-        high=0.9098,
-        lexical=0.864,
-        length=0.0856,
-        covered=0.945,
-        partial=0.707,
+        low=0.0,
+        knee=0.7,
+        knee_credit=0.75,
+        high=1.3,
+        lexical=1.2,
+        length=0.2,
+        local_recall=True,
+        exclusivity=1.0,
+        states=0.5,
+        cross_language=2.0,
+        cross_language_floor=0.1,
+        scale=((0.0, 0.0), (0.2, 0.3), (0.35, 0.38), (0.6, 0.81), (1.0, 1.0)),
+        covered=0.75,
+        partial=0.35,
         off_topic=0.11695,
         other_question_margin=0.15,
         misconception=0.7,

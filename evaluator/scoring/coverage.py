@@ -62,6 +62,58 @@ def best_matches(
     return Match(index, sims[np.arange(len(queries)), index].astype(np.float32))
 
 
+@dataclass(frozen=True)
+class KeyPointEvidence:
+    """Per key point: its best candidate (index) and that candidate's evidence."""
+
+    index: np.ndarray  # (k,) int
+    strength: np.ndarray  # (k,) float32
+
+
+def similarity_matrix(
+    queries: np.ndarray, candidates: np.ndarray, question: np.ndarray | None = None
+) -> np.ndarray:
+    """(queries × candidates) cosines, both sides compared after `demote`."""
+    return demote(queries, question) @ demote(candidates, question).T
+
+
+def key_point_evidence(
+    similarity: np.ndarray,
+    recall: np.ndarray,
+    calibration: Calibration,
+    *,
+    cross_language: bool = False,
+    distinct: bool = True,
+    ignore: Sequence[bool] = (),
+) -> KeyPointEvidence:
+    """Per key point, its best candidate and that candidate's evidence (before the length term).
+
+    `similarity` and `recall` are (key points × candidates); recall may be one column (the whole
+    answer's). Across languages no word is shared, so similarity alone counts, scaled by
+    `cross_language`. When the key points are `distinct` claims (a written rubric), they compete
+    for candidates: one that states another key point better counts that much less for this one
+    (a sentence on dropout is not also evidence of early stopping), and one that states no key
+    point at all (filler) is no evidence of any. Candidates flagged in `ignore` are evidence of
+    nothing.
+    """
+    if similarity.size == 0:
+        k = len(similarity)
+        return KeyPointEvidence(np.zeros(k, dtype=int), np.zeros(k, dtype=np.float32))
+    if cross_language and calibration.cross_language is not None:
+        e = (similarity - calibration.cross_language_floor) * calibration.cross_language
+    else:
+        e = similarity + calibration.lexical * recall
+    if distinct:
+        best = e.max(axis=0, keepdims=True)
+        e = e - calibration.exclusivity * (best - e)
+        if calibration.states is not None:
+            e = np.where(best >= calibration.states, e, np.minimum(e, 0.0))
+    if any(ignore):
+        e = np.where(np.asarray(ignore, dtype=bool)[None, :], np.minimum(e, 0.0), e)
+    index = e.argmax(axis=1)
+    return KeyPointEvidence(index, e[np.arange(len(e)), index].astype(np.float32))
+
+
 def weighted_score(weights: np.ndarray, credits: np.ndarray) -> float:
     """100 × Σ wₖcₖ / Σ wₖ."""
     total = float(np.sum(weights))
@@ -79,6 +131,17 @@ def recall(target: frozenset[str], answer: frozenset[str], question: frozenset[s
     """
     wanted = (target - question) or target
     return len(wanted & answer) / len(wanted) if wanted else 0.0
+
+
+def candidate_recall(
+    key_points: Sequence[frozenset[str]],
+    candidates: Sequence[frozenset[str]],
+    question: frozenset[str],
+) -> np.ndarray:
+    """(key points × candidates) `recall` of each key point's tokens in each candidate."""
+    return np.array(
+        [[recall(k, c, question) for c in candidates] for k in key_points], dtype=np.float32
+    ).reshape(len(key_points), len(candidates))
 
 
 def length_ratio(answer: str, reference: str) -> float:

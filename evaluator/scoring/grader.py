@@ -43,6 +43,8 @@ from evaluator.scoring.embedding.cache import CachedEmbedder
 from evaluator.settings import Settings
 from evaluator.text import (
     clauses,
+    content_tokens,
+    detect_language,
     is_blank,
     is_list_question,
     normalise,
@@ -92,7 +94,9 @@ class _Prepared:
 class _Evidence:
     """What the embeddings found in one answer, before any judge."""
 
-    similarity: np.ndarray  # best similarity per key point
+    similarity: np.ndarray  # per key point, the cosine of its best candidate
+    strength: np.ndarray  # per key point, that candidate's evidence (before the length term)
+    lexical: coverage.LexicalFeatures | None  # None for an empty answer
     evidence: list[str | None]  # the matching unit per key point
     misconceptions: list[MisconceptionHit]
     topicality: float
@@ -313,15 +317,13 @@ class Grader:
             # An answer made only of text addressed to the grader is not empty: it says nothing.
             flags = [] if p.injected else [Flag.EMPTY]
             return _Evidence(
-                empty, [None] * len(rubric.key_points), [], 0.0, flags,
+                empty, empty, None, [None] * len(rubric.key_points), [], 0.0, flags,
                 named=[None] * len(rubric.key_points),
             )  # fmt: skip
         rv = self._rubric_vectors(rubric)
         flags = [Flag.TRUNCATED] if p.truncated else []
         cand = vectors[p.offset : p.offset + len(p.candidates)]
         whole = vectors[p.offset + len(p.candidates)]
-        # Compared without the question's direction: restating the question earns nothing.
-        match = coverage.best_matches(rv.key_points, cand, question=rv.topic[0])
         # Misconceptions are matched against sentences and their clauses.
         claims = p.units + p.clauses
         start = p.offset + len(p.candidates) + 1
@@ -339,6 +341,29 @@ class Grader:
                 rv.misconceptions, claim_vectors, rv.key_points, cal, len(p.units)
             )
         ]
+        # Compared without the question's direction: restating the question earns nothing.
+        sims = coverage.similarity_matrix(rv.key_points, cand, question=rv.topic[0])
+        key_texts = [k.text for k in rubric.key_points]
+        lex = coverage.lexical_features(key_texts, rubric.question, p.answer, p.units)
+        if cal.local_recall:  # a key point is stated somewhere: its words count where they meet
+            recall = coverage.candidate_recall(
+                [content_tokens(t) for t in key_texts],
+                [content_tokens(c) for c in p.candidates],
+                content_tokens(rubric.question),
+            )
+        else:
+            recall = lex.key_points[:, None]
+        match = coverage.key_point_evidence(
+            sims,
+            recall,
+            cal,
+            cross_language=detect_language(p.answer) != rubric.language,
+            # Sentences of a reference answer repeat each other: they do not compete.
+            distinct=not rubric.from_reference,
+            # A sentence asserting a misconception earns no key-point credit, whatever words it
+            # shares with the point it gets wrong.
+            ignore=[any(h.evidence and h.evidence in c for h in mis_hits) for c in p.candidates],
+        )
         named = self._named(p, [h.evidence for h in mis_hits if h.evidence])
         topical = max(coverage.topicality(whole, t) for t in rv.topic)
         if topical < cal.off_topic and not any(i is not None for i in named):
@@ -353,7 +378,10 @@ class Grader:
             p.units[n] if n is not None else p.candidates[i]
             for i, n in zip(match.index, named, strict=True)
         ]
-        return _Evidence(match.similarity, evidence, mis_hits, topical, flags, other, named)
+        similarity = sims[np.arange(len(sims)), match.index]
+        return _Evidence(
+            similarity, match.strength, lex, evidence, mis_hits, topical, flags, other, named
+        )
 
     def _named(self, p: _Prepared, wrong: list[str]) -> list[int | None]:
         """Per key point, the unit of a terse answer to a list question that names its item.
@@ -405,12 +433,9 @@ class Grader:
 
     def _embedding_results(self, p: _Prepared, seen: _Evidence) -> list[KeyPointResult]:
         """Per key point: calibrated credit from similarity and lexical features."""
-        rubric, sims = p.rubric, seen.similarity
-        if p.units:
-            lex = coverage.lexical_features(
-                [k.text for k in rubric.key_points], rubric.question, p.answer, p.units
-            )
-            credit = self.calibration.credit(sims, lex.key_points, lex.length)
+        rubric, sims, lex = p.rubric, seen.similarity, seen.lexical
+        if lex is not None:
+            credit = self.calibration.ramp(seen.strength + self.calibration.length * lex.length)
             contradicted = lex.contradicted  # opposite verdict on a true/false statement
             credit[contradicted] = 0.0
             # A terse list that names a key point's item earns it (see _named).
@@ -443,11 +468,13 @@ class Grader:
         mis_hits: list[MisconceptionHit],
         flags: list[Flag],
     ) -> float:
-        """Weighted credit, less misconception penalties, capped when off topic; 0 when empty."""
+        """Weighted credit on the calibrated scale, less misconception penalties, capped when off
+        topic; 0 when empty."""
         if not p.units:
             return 0.0
         weights = np.array([k.weight for k in p.rubric.key_points], dtype=np.float32)
-        score = coverage.weighted_score(weights, np.array([r.credit for r in results]))
+        share = coverage.weighted_score(weights, np.array([r.credit for r in results])) / 100
+        score = 100 * self.calibration.scaled(share)
         score -= sum(h.penalty for h in mis_hits)
         if Flag.OFF_TOPIC in flags or Flag.ANSWERS_OTHER_QUESTION in flags:
             score = min(score, self.calibration.off_topic_cap)

@@ -73,3 +73,37 @@ def test_every_calibration_is_sane(name: str) -> None:
     assert more_words[0] >= fewer_words[0]
     shorter = cal.credit(np.array([0.3]), np.array([0.1]), length=-2.0)
     assert shorter[0] <= fewer_words[0]
+
+
+def test_a_knee_bends_the_ramp() -> None:
+    cal = Calibration(
+        low=0.0, knee=0.7, knee_credit=0.75, high=1.3, off_topic=0.1, misconception=0.8
+    )
+    credit = cal.ramp(np.array([-0.5, 0.0, 0.35, 0.7, 1.0, 1.3, 2.0]))
+    assert credit.tolist() == pytest.approx([0, 0, 0.375, 0.75, 0.875, 1, 1], abs=1e-6)
+
+
+def test_the_scale_maps_a_share_of_credit_monotonically() -> None:
+    cal = Calibration(
+        low=0.0, high=1.0, off_topic=0.1, misconception=0.8,
+        scale=((0.0, 0.0), (0.2, 0.3), (1.0, 1.0)),
+    )  # fmt: skip
+    assert [cal.scaled(x) for x in (0.0, 0.1, 0.2, 0.6, 1.0)] == pytest.approx(
+        [0.0, 0.15, 0.3, 0.65, 1.0]
+    )
+    assert Calibration(low=0, high=1, off_topic=0, misconception=0.8).scaled(0.42) == 0.42
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"scale": ((0.0, 0.0), (0.5, 0.5))},  # does not reach (1, 1)
+        {"scale": ((0.0, 0.0), (0.5, 0.6), (0.6, 0.6), (1.0, 1.0))},  # flat: ties answers
+        {"knee": 1.5},  # outside low..high
+        {"low": 0.8, "high": 0.2},
+    ],
+)
+def test_a_scale_or_ramp_out_of_order_is_refused(bad: dict[str, object]) -> None:
+    fields: dict[str, object] = {"low": 0.0, "high": 1.0, "off_topic": 0, "misconception": 0.8}
+    with pytest.raises(ValidationError):
+        Calibration(**{**fields, **bad})

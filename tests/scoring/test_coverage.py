@@ -247,3 +247,56 @@ def test_contradicted_verdict_earns_nothing() -> None:
     wrong = grade("正确。栈中元素从栈顶逐个出栈，栈底元素不能删除。", rubric=rubric)
     assert right.score > 90
     assert wrong.score == 0.0 and wrong.key_points[0].credit == 0.0
+
+
+# ---------------------------------------------------------------------------- key_point_evidence
+
+EVIDENCE_CAL = Calibration(
+    low=0.0, high=1.0, lexical=1.0, exclusivity=1.0, states=0.5, cross_language=2.0,
+    cross_language_floor=0.1, off_topic=0.1, misconception=0.8,
+)  # fmt: skip
+
+
+def test_evidence_adds_recall_per_candidate_and_picks_the_best() -> None:
+    sims = np.array([[0.6, 0.2], [0.1, 0.5]], dtype=np.float32)
+    recall = np.array([[0.0, 0.5], [0.0, 0.4]], dtype=np.float32)
+    plain = EVIDENCE_CAL.model_copy(update={"exclusivity": 0.0, "states": None})
+    found = coverage.key_point_evidence(sims, recall, plain)
+    assert found.index.tolist() == [1, 1]
+    assert found.strength.tolist() == pytest.approx([0.7, 0.9])
+
+
+def test_a_candidate_counts_less_for_a_point_another_states_better() -> None:
+    # One sentence states key point 0 strongly (0.9) and looks a little like key point 1 (0.6).
+    sims = np.array([[0.9], [0.6]], dtype=np.float32)
+    found = coverage.key_point_evidence(sims, np.zeros((2, 1), np.float32), EVIDENCE_CAL)
+    assert found.strength.tolist() == pytest.approx([0.9, 0.3])
+    # Reference sentences (not distinct claims) do not compete.
+    alike = coverage.key_point_evidence(
+        sims, np.zeros((2, 1), np.float32), EVIDENCE_CAL, distinct=False
+    )
+    assert alike.strength.tolist() == pytest.approx([0.9, 0.6])
+
+
+def test_filler_that_states_no_point_is_evidence_of_none() -> None:
+    sims = np.array([[0.45, 0.8], [0.44, 0.1]], dtype=np.float32)
+    found = coverage.key_point_evidence(sims, np.zeros((2, 2), np.float32), EVIDENCE_CAL)
+    # Candidate 0 (best 0.45 < states 0.5) is filler: key point 1 gets nothing from it.
+    assert found.strength[0] == pytest.approx(0.8)
+    assert found.strength[1] <= 0
+
+
+def test_ignored_candidates_are_evidence_of_nothing() -> None:
+    sims = np.array([[0.9, 0.6]], dtype=np.float32)
+    found = coverage.key_point_evidence(
+        sims, np.zeros((1, 2), np.float32), EVIDENCE_CAL, ignore=[True, False]
+    )
+    assert found.index.tolist() == [1]
+    assert found.strength.tolist() == pytest.approx([0.6])
+
+
+def test_across_languages_similarity_alone_counts_above_its_floor() -> None:
+    sims = np.array([[0.5]], dtype=np.float32)
+    recall = np.ones((1, 1), dtype=np.float32)  # ignored: no word is shared across languages
+    found = coverage.key_point_evidence(sims, recall, EVIDENCE_CAL, cross_language=True)
+    assert found.strength.tolist() == pytest.approx([(0.5 - 0.1) * 2.0])

@@ -55,12 +55,15 @@ def grader(embedder: str) -> Grader:
 
 
 def check_order(scores: dict[int, dict[str, list[float]]]) -> list[str]:
-    """Questions where good > partial > off_topic does not hold, described."""
+    """Questions where good > partial >= off_topic does not hold, described.
+
+    A vague partial answer ("把数据分成很多小批次") may earn nothing, as an answer to another
+    question does: teachers band a bare keyword at 0-10 (cases-dev.jsonl)."""
     failures = []
     for q, by_kind in sorted(scores.items()):
         good, partial, off = (by_kind.get(k, []) for k in ("good", "partial", "off_topic"))
         assert good and partial and off, f"Q{q}: examples need good, partial and off_topic"
-        if not min(good) > max(partial) > max(off):
+        if not min(good) > max(partial) >= max(off):
             failures.append(f"Q{q}: good {good} partial {partial} off_topic {off}")
     return failures
 

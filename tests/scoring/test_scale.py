@@ -1,0 +1,84 @@
+"""Scores that mean what they say, with the default embedder on the bundled rubrics (issue #11's
+table): nothing stated earns nothing, a terse list earns what it names, a misconception earns
+no credit for the words it shares with the point it gets wrong, and content in English scores
+about what it scores in the rubric's Chinese."""
+
+from __future__ import annotations
+
+import pytest
+
+from evaluator.rubrics.io import load_rubrics
+from evaluator.rubrics.lookup import RubricSet
+from evaluator.scoring.grader import Grader
+from evaluator.settings import Settings
+from tests.helpers import REPO
+
+pytestmark = pytest.mark.real_model
+
+# The same content in the rubric's Chinese and in English (written for these tests).
+PARITY = {
+    "7": (
+        "批量归一化在训练时对每个小批量计算激活值的均值和方差，做标准化，再用可学习的缩放参数γ和"
+        "平移参数β恢复表达能力。它缓解内部协变量偏移，使各层输入分布更稳定，允许使用更大的学习率，"
+        "加速收敛，并带来一定的正则化效果。推理时使用训练中累积的滑动平均均值和方差。",
+        "Batch normalization normalizes each layer's activations over the mini-batch during "
+        "training: it computes the batch mean and variance, standardizes, then applies a "
+        "learnable scale gamma and shift beta to restore expressiveness. It reduces internal "
+        "covariate shift so each layer's input distribution is more stable, allows larger "
+        "learning rates, speeds up convergence, and has a mild regularizing effect. At inference "
+        "it uses running averages of the mean and variance accumulated during training.",
+    ),
+    "11": (
+        "模型蒸馏是用一个大的教师模型指导一个小的学生模型训练：学生模型拟合教师模型在温度T下软化的"
+        "输出概率分布（软标签），通常与真实标签的损失结合。作用是在保持接近教师性能的同时，大幅减少"
+        "模型大小、计算量和推理延迟，便于部署。",
+        "Model distillation trains a small student model under the guidance of a large teacher "
+        "model: the student fits the teacher's output probability distribution softened at "
+        "temperature T (soft labels), usually combined with the loss on the true labels. It keeps "
+        "performance close to the teacher while greatly reducing model size, compute and "
+        "inference latency, which makes deployment easier.",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def rubrics() -> RubricSet:
+    return load_rubrics(REPO / "rubrics")
+
+
+@pytest.fixture(scope="module")
+def grader(rubrics: RubricSet) -> Grader:
+    return Grader("use-multilingual", settings=Settings(use_cache=False), compare_with=rubrics)
+
+
+def test_the_question_or_its_title_restated_earns_nothing(
+    rubrics: RubricSet, grader: Grader
+) -> None:
+    every = list(rubrics)
+    grades = grader.grade_many([(r, r.title) for r in every] + [(r, r.question) for r in every])
+    assert [g.score for g in grades] == [0.0] * len(grades)
+
+
+def test_a_terse_correct_list_earns_the_points_it_names(rubrics: RubricSet, grader: Grader) -> None:
+    grade = grader.grade(rubrics.find("8"), "正则化、dropout、数据增强、早停。")
+    assert grade.score >= 80
+
+
+def test_misconceptions_in_the_right_words_earn_nothing(rubrics: RubricSet, grader: Grader) -> None:
+    grade = grader.grade(
+        rubrics.find("11"), "学生模型比教师模型大，蒸馏后学生模型性能一定超过教师模型。"
+    )
+    assert grade.score <= 10
+    assert all(k.credit == 0 for k in grade.key_points)
+
+
+@pytest.mark.parametrize("question", sorted(PARITY))
+def test_english_content_scores_within_ten_points_of_the_chinese(
+    rubrics: RubricSet, grader: Grader, question: str
+) -> None:
+    chinese, english = PARITY[question]
+    zh, en = grader.grade_many(
+        [(rubrics.find(question), chinese), (rubrics.find(question), english)]
+    )
+    assert zh.score >= 80
+    assert abs(zh.score - en.score) <= 10
