@@ -50,8 +50,9 @@ STAY_NEAR = 0.5  # in-band answers one unit of distance from the identity is wor
 
 
 def _share(grade: Grade) -> float:
-    total = sum(k.weight for k in grade.key_points)
-    return sum(k.weight * k.credit for k in grade.key_points) / total if total else 0.0
+    counted = [k for k in grade.key_points if k.counted]
+    total = sum(k.weight for k in counted)
+    return sum(k.weight * k.credit for k in counted) / total if total else 0.0
 
 
 def _scores(grades: list[Grade], values: np.ndarray) -> np.ndarray:

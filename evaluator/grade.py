@@ -114,6 +114,8 @@ class KeyPointResult(_Result):
     judge_verdict: Verdict | None = None
     judge_evidence: str | None = None
     judge_reason: str | None = None
+    # False for a member of a "pick k" group beyond its k best: not needed, not in the score.
+    counted: bool = True
 
 
 class MisconceptionHit(_Result):
@@ -188,4 +190,14 @@ class Grade(_Result):
 
     @property
     def missed(self) -> list[KeyPointResult]:
-        return [k for k in self.key_points if k.status in (Status.MISSED, Status.CONTRADICTED)]
+        return [
+            k
+            for k in self.key_points
+            if k.counted and k.status in (Status.MISSED, Status.CONTRADICTED)
+        ]
+
+    @property
+    def to_study(self) -> list[KeyPointResult]:
+        """Counted key points not yet covered, weakest first."""
+        todo = [k for k in self.key_points if k.counted and k.status != Status.COVERED]
+        return sorted(todo, key=lambda k: (k.credit, -k.weight))

@@ -214,3 +214,29 @@ _LIST_QUESTION = re.compile(
 def is_list_question(question: str) -> bool:
     """True when `question` asks for a list of items, so naming an item answers it."""
     return bool(_LIST_QUESTION.search(question))
+
+
+_COUNT_WORDS = {
+    "一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
+    "十": 10, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10,
+}  # fmt: skip
+# "列举三种", "列出 3 个", "举出两类", "list three", "name 2", "give four examples of".
+_ASKED_COUNT = re.compile(
+    r"(?:列举|列出|举出|给出|说出|写出)\s*(?P<zh>[一两二三四五六七八九十]|\d{1,2})\s*[种个类条项点]"
+    r"|\b(?:list|name|give|state|describe)\s+(?:at\s+least\s+)?"
+    r"(?P<en>one|two|three|four|five|six|seven|eight|nine|ten|\d{1,2})\b",
+    re.IGNORECASE,
+)
+
+
+def asked_count(question: str) -> int | None:
+    """How many items the question asks for ("列举三种…" → 3, "name two …" → 2), else None.
+
+    One is not a list: "给出一个例子" asks for an example beside the concept it explains."""
+    for m in _ASKED_COUNT.finditer(unicodedata.normalize("NFKC", question)):
+        word = (m.group("zh") or m.group("en")).lower()
+        n = int(word) if word.isdigit() else _COUNT_WORDS[word]
+        if n >= 2:
+            return n
+    return None

@@ -57,9 +57,12 @@ def terminal(grade: Grade, console: Console, *, verbose: bool = False) -> None:
             detail += f"  [sim {k.similarity:.2f}]"
         if k.judge_reason and verbose:
             detail += f"\n[judge] {_clip(k.judge_reason, 120)}"
+        name = k.label or _clip(k.text, 60)
+        if not k.counted:  # a pick-k group's item beyond the k asked for
+            mark, style, name = "·", "dim", f"{name} (not needed)"
         table.add_row(
             Text(mark, style=style),
-            Text(k.label or _clip(k.text, 60), style=style if k.status != Status.COVERED else ""),
+            Text(name, style=style if k.status != Status.COVERED else ""),
             f"{k.weight:g}",
             f"{k.credit:.2f}",
             detail,
@@ -72,7 +75,7 @@ def terminal(grade: Grade, console: Console, *, verbose: bool = False) -> None:
             parts.append(
                 Text(f"⚠ misconception (-{m.penalty:g}): {m.text}{where}", style="bold red")
             )
-    study = [k for k in grade.key_points if k.status != Status.COVERED]
+    study = grade.to_study
     if study:
         parts.append(Text(""))
         parts.append(Text("What to study next:", style="bold"))
@@ -81,7 +84,7 @@ def terminal(grade: Grade, console: Console, *, verbose: bool = False) -> None:
         todo = Table.grid(padding=(0, 1))
         todo.add_column(width=3, justify="right")
         todo.add_column(ratio=1, overflow="fold")
-        for k in sorted(study, key=lambda k: (k.credit, -k.weight))[:5]:
+        for k in study[:5]:
             todo.add_row("•", f"{k.label + '：' if k.label else ''}{k.text}")
         parts.append(todo)
     notes = [grade.flag_text(f) for f in grade.flags]

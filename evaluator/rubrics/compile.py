@@ -31,9 +31,9 @@ from evaluator.errors import InputError, RubricError
 from evaluator.files import atomic_write
 from evaluator.markdown import Heading, atx_heading, scan, without_code
 from evaluator.rubrics.io import dump_document, load_document
-from evaluator.rubrics.model import KeyPoint, Rubric, RubricDocument, Source
+from evaluator.rubrics.model import KeyPoint, KeyPointGroup, Rubric, RubricDocument, Source
 from evaluator.rubrics.numbering import question_number
-from evaluator.text import detect_language
+from evaluator.text import asked_count, detect_language
 
 __all__ = ["build", "compile_markdown", "slugify"]
 
@@ -413,6 +413,7 @@ def _compile_question(q: _Question, source: str, document: str) -> Rubric:
         KeyPoint(id=f"k{i}", label=label, text=text, weight=1.0, note=note)
         for i, (label, text) in enumerate(points, 1)
     ]
+    groups, notes = _pick_groups(question, key_points)
     return Rubric(
         id=f"{document}-q{q.number}",
         number=q.number,
@@ -420,11 +421,32 @@ def _compile_question(q: _Question, source: str, document: str) -> Rubric:
         question=question,
         reference_answer=reference,
         key_points=key_points,
+        groups=groups,
         explanation=explanation,
         source=Source(file=source, lines=(q.line, q.end)),
+        notes=notes,
         # Code is Latin whatever the language: leave it out of the vote.
         language=detect_language(without_code(f"{question}\n{reference}\n{explanation}")),
     )
+
+
+def _pick_groups(
+    question: str, key_points: list[KeyPoint]
+) -> tuple[list[KeyPointGroup] | None, list[str]]:
+    """For "列举三种…" / "name three …" with more key points than asked for: one group of all
+    key points, any `n` of which earn it in full, and a note asking the reviewer to check that
+    each key point is one item (a concept point, or an item split over two points, needs an
+    edit)."""
+    n = asked_count(question)
+    if n is None or n >= len(key_points):
+        return None, []
+    group = KeyPointGroup(id="g1", label=f"any {n}", key_points=[k.id for k in key_points], pick=n)
+    note = (
+        f"rubrics build: the question asks for {n} items and the answer has {len(key_points)}; "
+        f"group g1 lets any {n} of them earn full credit. Check that every key point in it is "
+        "one item."
+    )
+    return [group], [note]
 
 
 def compile_markdown(text: str, source: str, document: str) -> RubricDocument:

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ValidationError
 from evaluator.rubrics.io import default_rubrics_dir, rubric_files, schema_problems
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.rubrics.model import KeyPoint, Rubric, RubricDocument
-from evaluator.text import fold
+from evaluator.text import asked_count, fold
 
 __all__ = ["Finding", "lint", "lint_path"]
 
@@ -220,6 +220,7 @@ def _check_rubric(rubric: Rubric, known_ids: set[str]) -> list[Finding]:
             "repeated-key-point",
             f"key points {k.id} and {m.id} have {same}{labels}: '{_short(k.text, 40)}'",
         )
+    findings += _check_groups(rubric)
     if rubric.duplicate_of is not None:
         if rubric.duplicate_of == rubric.id:
             add("error", "bad-duplicate-of", "duplicate_of points at itself")
@@ -229,6 +230,40 @@ def _check_rubric(rubric: Rubric, known_ids: set[str]) -> list[Finding]:
                 "bad-duplicate-of",
                 f"duplicate_of points at unknown id '{rubric.duplicate_of}'",
             )
+    return findings
+
+
+def _check_groups(rubric: Rubric) -> list[Finding]:
+    """`pick` against the number of items the question asks for and the group's size."""
+    findings: list[Finding] = []
+
+    def add(level: Level, code: str, message: str) -> None:
+        findings.append(Finding(level=level, code=code, rubric_id=rubric.id, message=message))
+
+    asked = asked_count(rubric.question)
+    for group in rubric.groups or []:
+        if group.pick == len(group.key_points):
+            add(
+                "warning",
+                "pick-all",
+                f"group {group.id} picks all {group.pick} of its key points: it is no choice",
+            )
+        if asked is not None and group.pick != asked:
+            add(
+                "warning",
+                "pick-count",
+                f"the question asks for {asked} items but group {group.id} picks {group.pick}",
+            )
+    if asked is not None and not rubric.groups and asked < len(rubric.key_points):
+        weights = sorted((k.weight for k in rubric.key_points), reverse=True)
+        best = 100 * sum(weights[:asked]) / sum(weights)
+        add(
+            "warning",
+            "list-without-pick",
+            f"the question asks for {asked} items but has {len(rubric.key_points)} key points "
+            f"and no group: an answer giving exactly {asked} scores at most {best:.0f} "
+            f"(add groups: [{{id: g1, key_points: [...], pick: {asked}}}])",
+        )
     return findings
 
 

@@ -45,6 +45,17 @@ class Misconception(_Model):
     correction: str | None = None
 
 
+class KeyPointGroup(_Model):
+    """Key points of which any `pick` earn the group in full: the items of "列举三种…" or "name
+    three …". The `pick` best-covered members count toward the score (with their weights); the
+    others are not needed, so an answer that gives exactly the three asked for loses nothing."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    label: str = ""
+    key_points: list[str] = Field(min_length=2)
+    pick: int = Field(ge=1)
+
+
 class Source(_Model):
     file: str
     lines: tuple[int, int]
@@ -57,6 +68,7 @@ class Rubric(_Model):
     question: str = Field(min_length=1)
     reference_answer: str = Field(min_length=1)
     key_points: list[KeyPoint] = Field(min_length=1)
+    groups: list[KeyPointGroup] | None = None
     misconceptions: list[Misconception] = Field(default_factory=list)
     explanation: str = ""
     source: Source | None = None
@@ -74,7 +86,29 @@ class Rubric(_Model):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"duplicate key point / misconception ids: {', '.join(dupes)}")
+        known = {k.id for k in self.key_points}
+        grouped: list[str] = []
+        for group in self.groups or []:
+            unknown = [i for i in group.key_points if i not in known]
+            if unknown:
+                raise ValueError(f"group {group.id} names no such key point: {', '.join(unknown)}")
+            if group.pick > len(group.key_points):
+                raise ValueError(
+                    f"group {group.id} picks {group.pick} of only {len(group.key_points)} key points"
+                )
+            grouped += group.key_points
+        twice = sorted({i for i in grouped if grouped.count(i) > 1})
+        if twice:
+            raise ValueError(f"key points in more than one group: {', '.join(twice)}")
         return self
+
+    def not_needed(self, credits: dict[str, float]) -> set[str]:
+        """Key points of a group beyond its `pick` best-credited members (ties: rubric order)."""
+        out: set[str] = set()
+        for group in self.groups or []:
+            ranked = sorted(group.key_points, key=lambda i: -credits.get(i, 0.0))
+            out.update(ranked[group.pick :])
+        return out
 
     def content_hash(self) -> str:
         """Stable hash of everything that affects grading (used in cache keys)."""

@@ -56,6 +56,7 @@ def compose(
         parts.append(answers_other.sentence(language))
     elif Flag.OFF_TOPIC in flags:
         parts.append(flag_note(Flag.OFF_TOPIC, language))
+    key_points = [k for k in key_points if k.counted]  # a pick-k group's surplus is not news
     for status in (Status.COVERED, Status.PARTIAL, Status.MISSED, Status.CONTRADICTED):
         names = [_name(k) for k in key_points if k.status == status]
         if names:

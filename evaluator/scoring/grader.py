@@ -282,6 +282,10 @@ class Grader:
             flags.append(Flag.POSSIBLE_INJECTION)
         if mis_hits:
             flags.append(Flag.MISCONCEPTION)
+        # "List three": a group's items beyond the best `pick` are not needed.
+        surplus = rubric.not_needed({r.id: r.credit for r in results})
+        if surplus:
+            results = [r.model_copy(update={"counted": r.id not in surplus}) for r in results]
 
         score = self._score(p, results, mis_hits, flags)
         timings = {"embed_ms": round(embed_ms, 2)}
@@ -472,8 +476,9 @@ class Grader:
         topic; 0 when empty."""
         if not p.units:
             return 0.0
-        weights = np.array([k.weight for k in p.rubric.key_points], dtype=np.float32)
-        share = coverage.weighted_score(weights, np.array([r.credit for r in results])) / 100
+        counted = [r for r in results if r.counted]
+        weights = np.array([r.weight for r in counted], dtype=np.float32)
+        share = coverage.weighted_score(weights, np.array([r.credit for r in counted])) / 100
         score = 100 * self.calibration.scaled(share)
         score -= sum(h.penalty for h in mis_hits)
         if Flag.OFF_TOPIC in flags or Flag.ANSWERS_OTHER_QUESTION in flags:

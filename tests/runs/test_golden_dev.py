@@ -27,7 +27,7 @@ FLOORS = {
     "good-with-extras": 24,
     "english": 6,
     "empty": 8,
-    "partial": 21,
+    "partial": 19,
     "restate": 6,
     "offtopic": 6,
     "padding": 3,

@@ -99,10 +99,10 @@ ENGLISH = {
         "List three ways to optimize the computational performance of large model training.",
         [
             "Use GPUs or other accelerators, whose massive parallel computing speeds up training.",
-            "Mixed precision: do most computation in FP16/BF16 while keeping FP32 master weights "
-            "and loss scaling for numerical stability.",
-            "Mixed precision lowers memory use and bandwidth pressure and uses low-precision "
-            "Tensor Cores for higher throughput; the number of FLOPs does not shrink.",
+            "Mixed precision: do most computation in FP16/BF16 (keeping FP32 master weights and "
+            "loss scaling for numerical stability), which lowers memory use and bandwidth "
+            "pressure and uses low-precision Tensor Cores for higher throughput; the number of "
+            "FLOPs does not shrink.",
             "Pruning removes unimportant weights, neurons or channels to cut computation, but the "
             "gain is mainly at inference and needs structured pruning for real speedups.",
             "Data, tensor and pipeline parallelism, ZeRO, operator fusion such as FlashAttention "
