@@ -53,9 +53,11 @@ judge-server-build: $(VENV)/.installed-dev
 judge-server: $(VENV)/.installed-dev
 	$(BIN)/python scripts/judge-server serve
 
-# Debian's chromium, for the HTML report test.
+# Debian's chromium and a CJK font, for the HTML report test (without the font the report's
+# Chinese labels render as empty boxes).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { apt-get update -qq && apt-get install -y -qq fonts-noto-cjk >/dev/null; }
 
 test: lint judge-server-build browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

@@ -1,11 +1,15 @@
-"""Writing files so that a reader never sees half of one: write a temporary file beside the
-target, then rename it over the target (atomic on POSIX). A crash leaves the old file whole."""
+"""Files users give and get. Writing: a temporary file beside the target, then a rename over it
+(atomic on POSIX), so a crash leaves the old file whole. Reading: a text file in whatever
+encoding an editor saved it in."""
 
 from __future__ import annotations
 
+import codecs
 import os
 import tempfile
 from pathlib import Path
+
+from evaluator.errors import InputError
 
 
 def atomic_write(path: Path, data: str | bytes, *, mode: int = 0o644) -> None:
@@ -24,3 +28,42 @@ def atomic_write(path: Path, data: str | bytes, *, mode: int = 0o644) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_text(path: Path, what: str = "text file") -> str:
+    """A user's text file as str (see `decode_text`); one-line InputError when it is missing,
+    a directory, or unreadable. `what` names it in messages."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a {what}") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return decode_text(data, str(path), what)
+
+
+def decode_text(data: bytes, where: str, what: str = "text") -> str:
+    """Bytes as str, whatever Windows or an old editor saved them as: UTF-8 (with or without
+    BOM), UTF-16 with BOM (Notepad's "Unicode"), else GB18030. One-line InputError, naming
+    `where`, for binary data or none of these."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError(f"{where}: starts like UTF-16 but is not valid UTF-16") from None
+    if b"\x00" in data[:8192]:
+        raise InputError(f"{where}: looks like a binary file, not a {what}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        line = data[:first_bad].count(b"\n") + 1
+        raise InputError(
+            f"{where}:{line}: not UTF-8 (invalid byte at offset {first_bad}), UTF-16 or GB18030 "
+            "text"
+        ) from None

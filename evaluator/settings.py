@@ -125,7 +125,8 @@ def load_settings(flags: dict[str, Any] | None = None, start: Path | None = None
     """Merge the layers; `flags` entries that are None mean "not given on the command line"."""
     pyproject = find_pyproject(start)
     merged: dict[str, Any] = read_tool_config(pyproject)
-    if "judge_api_key" in merged:
+    # Any spelling of a key: pyproject.toml is usually committed, and a key there leaks.
+    if any(k in merged for k in ("judge_api_key", "api_key", "openai_api_key")):
         raise EvaluatorError(
             f"{pyproject}: do not put an API key in [tool.evaluator]; set OPENAI_API_KEY instead"
         )

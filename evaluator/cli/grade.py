@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from evaluator.errors import InputError
+from evaluator.files import decode_text, read_text
 
 from . import main
 from .common import (
@@ -25,26 +25,15 @@ def read_answer(answer: str | None, source: str | None) -> str:
     if answer is not None and source is not None:
         raise click.UsageError("give the answer either with --answer or as FILE, not both")
     if answer is not None:
-        return answer
+        # Bytes that were not UTF-8 in argv arrive as lone surrogates: decode them for real.
+        return decode_text(answer.encode("utf-8", "surrogateescape"), "--answer", "answer text")
     if source is None:
         if sys.stdin.isatty():
             raise click.UsageError("no answer: use --answer TEXT, a FILE, or '-' to read stdin")
         source = "-"
     if source == "-":
-        return sys.stdin.read()
-    path = Path(source)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read answer file ({exc.strerror or exc})") from None
-    if b"\x00" in data[:4096]:
-        raise InputError(f"{path}: looks like a binary file, not an answer text")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise InputError(f"{path}: not UTF-8 or GB18030 text")
+        return decode_text(sys.stdin.buffer.read(), "stdin", "answer text")
+    return read_text(Path(source), "answer text")
 
 
 @main.command("grade")

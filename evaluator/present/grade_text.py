@@ -48,13 +48,13 @@ def terminal(grade: Grade, console: Console, *, verbose: bool = False) -> None:
     table.add_column("key point", ratio=3)
     table.add_column("weight", justify="right", width=6)
     table.add_column("credit", justify="right", width=6)
+    if verbose:  # its own column: appended to the evidence it was clipped away on narrow screens
+        table.add_column("sim", justify="right", width=5)
     table.add_column("evidence from the answer", ratio=4)
     for k in grade.key_points:
         mark, style = _STATUS_STYLE[k.status]
         evidence = k.judge_evidence or (k.evidence if k.status != Status.MISSED or verbose else "")
         detail = _clip(evidence, 120)
-        if verbose and k.similarity is not None:
-            detail += f"  [sim {k.similarity:.2f}]"
         if k.judge_reason and verbose:
             detail += f"\n[judge] {_clip(k.judge_reason, 120)}"
         name = k.label or _clip(k.text, 60)
@@ -65,6 +65,7 @@ def terminal(grade: Grade, console: Console, *, verbose: bool = False) -> None:
             Text(name, style=style if k.status != Status.COVERED else ""),
             f"{k.weight:g}",
             f"{k.credit:.2f}",
+            *([f"{k.similarity:.2f}" if k.similarity is not None else "–"] if verbose else []),
             detail,
         )
     parts: list[RenderableType] = [head, Text(""), table]

@@ -119,7 +119,9 @@ class Summary:
         elif view.question_title and stats.title == key:
             stats.title = view.question_title
         stats.add(score)
-        self.missed.update((key, name) for name in view.missed)
+        # Once per answer: two key points with one label (two "混合精度训练" points) would
+        # otherwise count an answer twice and show shares above 100 %.
+        self.missed.update((key, name) for name in dict.fromkeys(view.missed))
         if len(self.missed) > MAX_MISSED_KEYS:  # keep the heavy hitters, drop the long tail
             self.missed = Counter(dict(self.missed.most_common(MAX_MISSED_KEYS // 2)))
             self.missed_pruned = True

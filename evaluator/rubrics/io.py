@@ -34,7 +34,7 @@ def _glossed(loc: list[str | int], msg: str) -> str:
     if loc[:1] == ["key_points"] and loc[-1:] == ["text"]:
         return f"key point has no text ({msg})"
     if loc[:1] == ["key_points"] and loc[-1:] == ["weight"]:
-        return f"key point has weight ≤ 0 ({msg})"
+        return f"a key point's weight must be above 0 and at most 1000 ({msg})"
     return msg
 
 
@@ -68,6 +68,11 @@ def load_document(path: str | Path) -> RubricDocument:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except OSError as exc:
         raise RubricError(f"{path}: cannot read rubric file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        at = exc.object[: exc.start].count(b"\n") + 1
+        raise RubricError(
+            f"{path}:{at}: not UTF-8 text (invalid byte at offset {exc.start})"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""

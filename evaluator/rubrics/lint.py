@@ -267,6 +267,28 @@ def _check_groups(rubric: Rubric) -> list[Finding]:
     return findings
 
 
+def _check_numbers(doc: RubricDocument) -> list[Finding]:
+    """Question numbers are unique within a document ("show 1" must name one question)."""
+    first: dict[int, str] = {}
+    findings = []
+    for r in doc.rubrics:
+        if r.number is None:
+            continue
+        if r.number in first:
+            findings.append(
+                Finding(
+                    level="error",
+                    code="duplicate-number",
+                    rubric_id=r.id,
+                    message=f"number {r.number} is already {first[r.number]}'s in "
+                    f"document '{doc.document}'",
+                )
+            )
+        else:
+            first[r.number] = r.id
+    return findings
+
+
 def lint(rubrics: RubricSet | Iterable[RubricDocument]) -> list[Finding]:
     """Every finding for a rubric set, errors first, then in rubric order."""
     documents = rubrics.documents if isinstance(rubrics, RubricSet) else list(rubrics)
@@ -287,6 +309,7 @@ def lint(rubrics: RubricSet | Iterable[RubricDocument]) -> list[Finding]:
                 continue
             seen[r.id] = doc.document
             all_rubrics.append(r)
+        findings += _check_numbers(doc)
     known = set(seen)
     for r in all_rubrics:
         findings += _check_rubric(r, known)

@@ -32,7 +32,8 @@ class KeyPoint(_Model):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     label: str = ""
     text: str = Field(min_length=1)
-    weight: float = Field(default=1.0, gt=0)
+    # Bounded so that sums of weights stay finite (1e308 + 1e308 is inf, and inf/inf a NaN score).
+    weight: float = Field(default=1.0, gt=0, le=1000)
     note: str | None = None  # e.g. the seed's original (wrong) wording that this corrects
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evaluator.errors import InputError, QuestionNotFound
+from evaluator.files import read_text
 from evaluator.grade import Grade, OtherQuestion
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.scoring.grader import Grader
@@ -116,14 +117,7 @@ class GoldenReport(BaseModel):
 
 def read_golden(path: Path) -> list[GoldenCase]:
     """The cases of a JSONL or CSV golden file; one-line `InputError` on anything unusable."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read golden file ({exc.strerror or exc})") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
+    text = read_text(path, "golden file")
     jsonl = path.suffix.lower() in {".jsonl", ".json", ".ndjson"} or text.lstrip().startswith("{")
     raw = _jsonl_rows(path, text) if jsonl else _csv_rows(path, text)
     cases = []

@@ -114,3 +114,83 @@ def test_front_matter_never_closed_fails_the_check(tmp_path: Path) -> None:
     # A rule at the top of ordinary text is not front matter.
     note.write_text("---\n\n## Q7\n\n批量归一化对每个小批量做标准化。\n", encoding="utf-8")
     assert "1 answer checked" in run(["check", str(note), "--embedder", "hashing"]).output
+
+
+# ---------------------------------------------------------------------------- answers' bytes
+
+
+def test_non_utf8_stdin_and_answer_are_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["grade", "7", "-", "--embedder", "hashing"], input=b"caf\xe9"
+    )
+    assert "stdin:1: not UTF-8" in one_line_error(result)
+    # Bytes that are not UTF-8 in argv reach Python as lone surrogates.
+    result = run(
+        ["grade", "7", "--embedder", "hashing", "-a", b"caf\xe9".decode("utf-8", "surrogateescape")]
+    )
+    assert "--answer:1: not UTF-8" in one_line_error(result)
+
+
+def test_a_utf16_answer_file_is_read(tmp_path: Path) -> None:
+    answer = tmp_path / "answer.txt"
+    answer.write_bytes("批量归一化对每一层的输入做标准化。".encode("utf-16"))
+    result = run(["grade", "7", str(answer), "--embedder", "hashing", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "批量归一化对每一层的输入做标准化" in result.output
+
+
+# ---------------------------------------------------------------------------- rubric files
+
+HUGE_WEIGHT = """\
+document: a
+title: A
+rubrics:
+  - id: a-q1
+    number: 1
+    title: 什么是批量归一化？
+    question: 什么是批量归一化？
+    reference_answer: 批量归一化对每层输入做标准化。
+    key_points:
+      - {id: k1, text: 对每层输入按小批量做标准化。, weight: 1e308}
+      - {id: k2, text: 可以使用更大的学习率。, weight: 1e308}
+"""
+
+
+def test_absurd_weights_are_refused_when_the_rubric_is_read(tmp_path: Path) -> None:
+    folder = tmp_path / "rubrics"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(HUGE_WEIGHT, encoding="utf-8")
+    line = one_line_error(run(["grade", "--rubrics", str(folder), "1", "-a", "标准化"]))
+    assert "weight must be above 0 and at most 1000" in line
+
+
+def test_lint_refuses_two_questions_with_one_number(tmp_path: Path) -> None:
+    folder = tmp_path / "rubrics"
+    folder.mkdir()
+    twice = HUGE_WEIGHT.replace("1e308", "1") + HUGE_WEIGHT.split("rubrics:\n")[1].replace(
+        "a-q1", "a-q2"
+    ).replace("1e308", "1")
+    (folder / "a.yaml").write_text(twice, encoding="utf-8")
+    result = run(["rubrics", "lint", str(folder)])
+    assert result.exit_code == 1
+    assert "a-q2: number 1 is already a-q1's in document 'a'" in result.output
+
+
+def test_an_api_key_in_pyproject_is_refused_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.evaluator]\napi_key = "sk-x"\n', "utf-8")
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(run(["list"]))
+    assert "do not put an API key in [tool.evaluator]; set OPENAI_API_KEY" in line
+    assert "sk-x" not in line
+
+
+def test_verbose_grade_shows_the_similarities() -> None:
+    result = CliRunner().invoke(
+        main, ["grade", "7", "-v", "--embedder", "hashing", "-a", "批量归一化对每一层的输入做标准化。"],
+        terminal_width=80,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.output.splitlines() if "key point" in line)
+    assert "sim" in header

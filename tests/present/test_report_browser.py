@@ -195,3 +195,44 @@ def test_report_renders_in_chromium_without_console_errors(tmp_path: Path) -> No
     assert console == []
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000
+
+
+def _text_shot(binary: str, tmp_path: Path, name: str, text: str) -> bytes:
+    page = tmp_path / f"{name}.html"
+    page.write_text(
+        "<!DOCTYPE html><html><head><meta charset='utf-8'></head>"
+        f"<body style='margin:0;background:#fff'><p style='font-size:40px'>{text}</p></body></html>",
+        "utf-8",
+    )
+    shot = tmp_path / f"{name}.png"
+    run_chromium(
+        binary,
+        page,
+        tmp_path / "profile",
+        f"--screenshot={shot}",
+        "--window-size=600,300",  # much smaller, and a fresh profile's shot comes out blank
+    )
+    return shot.read_bytes()
+
+
+@pytest.mark.browser
+def test_chinese_labels_render_as_glyphs_not_boxes(tmp_path: Path) -> None:
+    """Without a CJK font every Chinese character is drawn as the same empty box, exactly like
+    characters no font has (private-use code points): the screenshots would be equal."""
+    binary = chromium()
+    boxes = _text_shot(binary, tmp_path, "boxes", "\ue000\ue001\ue002\ue003\ue004")
+    other_boxes = _text_shot(binary, tmp_path, "boxes2", "\ue010\ue011\ue012\ue013\ue014")
+    chinese = _text_shot(binary, tmp_path, "chinese", "批量归一化")
+    assert boxes == other_boxes, "the control must render missing glyphs identically"
+    assert chinese != boxes, "Chinese renders as empty boxes: install a CJK font (make browser)"
+
+
+def test_a_label_two_key_points_share_counts_once_per_answer() -> None:
+    # Q2 once had two "混合精度训练" points: an answer missing both counted twice (125 %).
+    summary = Summary()
+    for i in range(4):
+        summary.add(view(i, 30, missed=["混合精度训练", "混合精度训练", "模型剪枝"]))
+    assert {name: share for _, name, _, share in summary.top_missed()} == {
+        "混合精度训练": 1.0,
+        "模型剪枝": 1.0,
+    }

@@ -221,7 +221,9 @@ def test_lint_path_reports_every_schema_error_with_question_and_field(tmp_path: 
         ("error", "schema", "d-q1", str(path)),
     ]
     assert findings[0].message.startswith("field 'key_points.0.text': key point has no text")
-    assert findings[1].message.startswith("field 'key_points.1.weight': key point has weight ≤ 0")
+    assert findings[1].message.startswith(
+        "field 'key_points.1.weight': a key point's weight must be above 0"
+    )
 
 
 def test_lint_path_on_a_directory_keeps_checking_the_valid_files(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from typing import Literal
 import yaml
 
 from evaluator.errors import InputError, QuestionNotFound
+from evaluator.files import read_text
 from evaluator.markdown import Heading, scan
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.rubrics.model import Rubric
@@ -62,24 +63,8 @@ class Note:
 
 
 def read_note(path: Path) -> str:
-    """The file as text; InputError (one line) when it is missing, binary or not UTF-8."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a notes file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if b"\x00" in data[:8192]:
-        raise InputError(f"{path}: binary file, not Markdown text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{path}:{line}: not UTF-8 text (invalid byte at offset {exc.start})"
-        ) from None
+    """The file as text; InputError (one line) when it is missing, binary or not text."""
+    return read_text(path, "notes file")
 
 
 # ---------------------------------------------------------------------------- structure
