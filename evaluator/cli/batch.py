@@ -74,8 +74,25 @@ if TYPE_CHECKING:
     show_default=True,
     help="Rows graded (and written) together.",
 )
-@click.option("--resume", is_flag=True, help="Continue an interrupted run into the same output.")
-@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run into the same output. Refused unless the output's run "
+    "manifest (<output>.run.json) matches these options and every row kept matches the input.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite an existing output. It is replaced only once the first chunk is written.",
+)
+@click.option(
+    "--max-errors",
+    "max_errors",
+    metavar="N|FRACTION",
+    help="Stop (exit 1) after the chunk in which more rows than this had errors: a count "
+    "(50) or a fraction of the rows graded in this run (0.1). The rows so far stay; --resume "
+    "continues. Default: no limit.",
+)
 @click.option(
     "--report",
     "report_path",
@@ -102,6 +119,7 @@ def batch_command(
     chunk_size: int,
     resume: bool,
     force: bool,
+    max_errors: str | None,
     report_path: Path | None,
     quiet: bool,
     **flags: Any,
@@ -111,7 +129,8 @@ def batch_command(
     \b
     Columns are detected from the header (id, question, answer, reference_answer, and
     Chinese names such as 题目 / 回答) or named with --*-col. Extra columns pass through.
-    A row that cannot be graded keeps its place, with the reason in the `error` column.
+    A row that cannot be graded keeps its place, with the reason in the `error` column;
+    cells beyond the header's width are kept in an `extra_cells` column.
 
     \b
     Examples:
@@ -125,7 +144,7 @@ def batch_command(
 
     from evaluator.present.html import render_html
     from evaluator.present.summary import print_summary
-    from evaluator.runs.batch.job import BatchOptions, prepare_batch
+    from evaluator.runs.batch.job import BatchOptions, ErrorLimit, check_can_write, prepare_batch
 
     settings = settings_from_flags(**flags)
     options = BatchOptions(
@@ -144,6 +163,7 @@ def batch_command(
         jobs=jobs,
         resume=resume,
         force=force,
+        max_errors=ErrorLimit.parse(max_errors) if max_errors is not None else None,
     )
     if report_path is not None and report_path.resolve() in {
         input_csv.resolve(),
@@ -151,6 +171,8 @@ def batch_command(
     }:
         raise InputError(f"{report_path}: the report would overwrite the input or the output")
     job = prepare_batch(options, settings)  # every whole-file problem fails here, before work
+    if report_path is not None:
+        check_can_write(report_path, "the report")
     console = Console(stderr=True)
     if not quiet:
         console.print(f"[dim]columns: {job.mapping}[/dim]", highlight=False, soft_wrap=True)
@@ -172,6 +194,8 @@ def batch_command(
             console.print(f"resumed: {result.resumed:,} rows were already in {output}")
         if report_path is not None:
             console.print(f"report: {report_path}")
+    if result.stopped:
+        raise InputError(result.stopped)
     summary = result.summary
     if summary.rows and summary.errors == summary.rows:
         # Every row is in the output with its reason, but a run that graded nothing failed.

@@ -77,7 +77,7 @@ def test_grade_reads_answer_from_file_and_stdin(rubrics: Path, tmp_path: Path) -
     ("args", "message"),
     [
         (["grade", "99", "--answer", "x"], "matches no question"),
-        (["grade", "7", "/nonexistent/answer.txt"], "cannot read answer file"),
+        (["grade", "7", "/nonexistent/answer.txt"], "no such file"),
         (["grade", "7", "--answer", "x", "--embedder", "nope"], "unknown embedder 'nope'"),
         (["show", "批量"], "Batch"),
     ],

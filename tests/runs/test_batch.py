@@ -355,11 +355,17 @@ def test_every_row_appears_once_in_order_with_errors(
     errors = {r["id"]: r["error"] for r in rows}
     assert errors["1"] == errors["3"] == errors["6"] == ""
     assert errors["2"].startswith("unknown question: '99'")
-    assert errors["4"] == "row has 5 fields but the header has 4 (line 5); not graded"
-    assert errors["5"].startswith("row has 2 fields but the header has 4")
+    assert errors["4"] == (
+        "row has 5 fields but the header has 4 (line 5); the cells beyond the header are in "
+        "extra_cells; not graded"
+    )
+    assert errors["5"] == (
+        "row has 2 fields but the header has 4, so it has no answer cell (line 6); not graded"
+    )
     assert "question cell is empty" in errors["7"]
     assert rows[2]["score"] == "0" and "empty" in rows[2]["flags"] and rows[2]["band"] == "none"
-    assert rows[3]["note"] == "many" and rows[4]["note"] == ""  # ragged rows kept as far as they go
+    assert rows[3]["note"] == "many" and rows[4]["note"] == ""  # ragged rows keep every cell
+    assert rows[3]["extra_cells"] == '["fields"]' and rows[4]["extra_cells"] == ""
     assert all(r["score"] == "" for r in rows if r["error"])
     assert result.summary.rows == 7 and result.summary.errors == 4
 

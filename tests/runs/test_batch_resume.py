@@ -128,7 +128,7 @@ def test_resume_refuses_an_output_from_another_input(
     run_batch(BatchOptions(input=first, output=out, chunk_size=2), settings, grader=grader)
     data = out.read_bytes()
     out.write_bytes(data[: data.rstrip().rfind(b"\n") + 1])  # drop the last row
-    with pytest.raises(InputError, match="does not match row 6 of"):
+    with pytest.raises(InputError, match=r"row 1 of .*b\.csv differs from the row graded in"):
         run_batch(BatchOptions(input=other, output=out, resume=True), settings, grader=grader)
     shorter = write_csv(tmp_path / "c.csv", answers(6, seed=1)[:4])
     with pytest.raises(InputError, match=r"holds 6 rows but .* has fewer"):
@@ -139,9 +139,10 @@ def test_resume_refuses_an_output_from_another_input(
     with pytest.raises(InputError, match="header does not match"):
         run_batch(BatchOptions(input=renamed, output=out, resume=True), settings, grader=grader)
     assert out.read_bytes() == data[: data.rstrip().rfind(b"\n") + 1]  # refused means untouched
+    jsonl = tmp_path / "out.jsonl"
+    run_batch(BatchOptions(input=first, output=jsonl, format="jsonl"), settings, grader=grader)
+    jsonl.write_text('{"row": 1, "id": "x", "input": {"a": "b"}}\n', encoding="utf-8")
     with pytest.raises(InputError, match="rows do not match this input's columns"):
-        jsonl = tmp_path / "out.jsonl"
-        jsonl.write_text('{"row": 1, "id": "x", "input": {"a": "b"}}\n', encoding="utf-8")
         run_batch(
             BatchOptions(input=first, output=jsonl, format="jsonl", resume=True),
             settings,

@@ -371,13 +371,13 @@ def test_unreadable_files_fail_with_one_line_each_and_others_are_still_checked(
 ) -> None:
     write(tmp_path / "good.md", GOOD_BN)
     (tmp_path / "binary.md").write_bytes(b"\x00\x01\x02 not text")
-    (tmp_path / "gbk.md").write_bytes("## Q7\n批量归一化\n".encode("gb18030"))
-    result = run("missing.md", "binary.md", "good.md", "gbk.md", cache=tmp_path / "cache")
+    (tmp_path / "bad.md").write_bytes("## Q7\n批量归一化\n".encode() + b"\x80\x80\n")
+    result = run("missing.md", "binary.md", "good.md", "bad.md", cache=tmp_path / "cache")
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert "✘ missing.md: no such file" in lines
-    assert "✘ binary.md: binary file, not Markdown text" in lines
-    assert any(line.startswith("✘ gbk.md:2: not UTF-8 text") for line in lines)
+    assert "✘ binary.md: looks like a binary file, not a notes file" in lines
+    assert any(line.startswith("✘ bad.md:3: not UTF-8") for line in lines)
     assert "good.md" in lines and any(line.startswith("  ✔") for line in lines)
     assert "3 files failed" in result.output
     assert "Traceback" not in result.output

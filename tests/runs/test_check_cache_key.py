@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.runs.check import check as check_module
-from evaluator.runs.check.check import check_files, grading_code_digest
+from evaluator.runs import identity as identity_module
+from evaluator.runs.check.check import check_files
+from evaluator.runs.identity import grading_code_digest
 from evaluator.settings import Settings, load_settings
 from tests.helpers import GOOD_BN, REPO, SEED_SUBSET_RUBRICS, write_rubrics
 
@@ -30,7 +31,7 @@ DECIDING = [
 
 
 def test_every_deciding_file_is_hashed() -> None:
-    hashed = {p.resolve() for p in check_module._grading_files()}
+    hashed = {p.resolve() for p in identity_module._grading_files()}
     for name in DECIDING:
         assert (REPO / name).resolve() in hashed, name
 
@@ -40,11 +41,11 @@ def test_editing_any_deciding_file_changes_the_digest(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     copies = []
-    for path in check_module._grading_files():
+    for path in identity_module._grading_files():
         copy = tmp_path / path.relative_to(REPO).as_posix().replace("/", "__")
         shutil.copyfile(path, copy)
         copies.append(copy)
-    monkeypatch.setattr(check_module, "_grading_files", lambda: copies)
+    monkeypatch.setattr(identity_module, "_grading_files", lambda: copies)
     grading_code_digest.cache_clear()
     before = grading_code_digest()
     edited = tmp_path / name.replace("/", "__")
@@ -81,7 +82,7 @@ def test_a_code_change_and_a_rubric_edit_each_miss_the_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     note, settings = cached_note(tmp_path)
-    monkeypatch.setattr(check_module, "grading_code_digest", lambda: "another-version")
+    monkeypatch.setattr(identity_module, "grading_code_digest", lambda: "another-version")
     assert check_files([note], settings).cached == 0
     monkeypatch.undo()
     edit_rubrics(tmp_path, "加速模型收敛}", "加快模型收敛}")  # Q7, the question answered

@@ -293,7 +293,7 @@ def test_reading_utf8_with_bom(tmp_path: Path, rubrics: RubricSet) -> None:
     [
         (None, "no such file"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
-        ("## Q7\n批量归一化\n".encode("gb18030"), "not UTF-8 text"),
+        ("## Q7\n批量归一化\n".encode() + b"\x80\x80\n", "not UTF-8"),
     ],
 )
 def test_unreadable_notes_raise_one_line_input_errors(

@@ -6,15 +6,28 @@
   one embedding call per chunk); each chunk is written, flushed and fsynced before the next is
   read. Memory stays flat however long the file is.
 - Nothing lost: every input row gives exactly one output row, in input order. A row that cannot
-  be graded (unknown question, ragged row, judge failure with --require-judge) carries its
-  message in the `error` column and the batch goes on.
+  be graded (unknown question, no answer cell, judge failure with --require-judge) carries its
+  message in the `error` column and the batch goes on. Cells beyond the header's width are kept
+  in an `extra_cells` column; missing trailing cells read as empty.
+- Nothing written before it can succeed: the output's folder is checked before any grading, and
+  a fresh run (or --force) writes into a temporary file that replaces the output only once its
+  first chunk is on disk; the run manifest (`<output>.run.json`, manifest.py) follows.
 - Resumable: after a crash (even kill -9), `resume=True` keeps the complete rows already in the
-  output, cuts off a partially written last row, checks the output belongs to this input and
-  these options, and continues with the next input row.
+  output, cuts off a partially written last row, and continues with the next input row. It
+  continues only the same run: the manifest must match these options and this grading setup,
+  and every kept row's input cells must match its input row. An edited input row is refused,
+  not regraded: the output is append-only, so a regraded row could only go at its end, out of
+  order, next to the stale one. Nothing is cut off until every check passed.
+- Error limit: with `max_errors`, a run stops after the chunk in which its errored rows exceed
+  the limit (a count, or a fraction of the rows graded in this run); the rows so far stay, and
+  `resume=True` continues.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +41,16 @@ from evaluator.rubrics.adhoc import adhoc_rubric
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.rubrics.model import Rubric
-from evaluator.runs.batch.sinks import SINKS, GradedRow, passthrough, row_view
+from evaluator.runs.batch.manifest import RunManifest, make_manifest
+from evaluator.runs.batch.sinks import (
+    EXTRA_COLUMN,
+    SINKS,
+    GradedRow,
+    Sink,
+    extra_column,
+    passthrough,
+    row_view,
+)
 from evaluator.runs.batch.table import (
     Columns,
     Record,
@@ -45,6 +67,32 @@ if TYPE_CHECKING:
 
 Format = Literal["csv", "jsonl"]
 RUBRIC_CACHE = 4096  # distinct question cells / reference answers remembered
+
+
+@dataclass(frozen=True)
+class ErrorLimit:
+    """How many errored rows a run may have: a count, or a fraction of the rows it graded."""
+
+    text: str  # as given, for messages
+    count: int | None = None
+    fraction: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ErrorLimit:
+        given = text.strip()
+        if re.fullmatch(r"\d+", given):
+            return cls(given, count=int(given))
+        if re.fullmatch(r"\d*\.\d+", given) and float(given) <= 1:
+            return cls(given, fraction=float(given))
+        raise InputError(
+            f"--max-errors {text!r}: give a number of rows (e.g. 50) or a fraction of the rows "
+            "graded (e.g. 0.1)"
+        )
+
+    def exceeded(self, errors: int, rows: int) -> bool:
+        if self.count is not None:
+            return errors > self.count
+        return self.fraction is not None and errors > self.fraction * rows
 
 
 @dataclass
@@ -64,6 +112,7 @@ class BatchOptions:
     jobs: int = 1
     resume: bool = False
     force: bool = False
+    max_errors: ErrorLimit | None = None  # None: no limit
 
 
 @dataclass
@@ -73,6 +122,7 @@ class BatchResult:
     resumed: int  # rows that were already there
     summary: Summary
     columns: str  # how columns were mapped, for the user
+    stopped: str | None = None  # why the run stopped before the end of the input (--max-errors)
 
 
 # ---------------------------------------------------------------------------- rubrics
@@ -151,6 +201,7 @@ class BatchJob:
     columns: Columns
     resolver: _RubricResolver
     settings: Settings
+    manifest: RunManifest  # written beside the output; on resume, matched against its own
     summary: Summary = field(default_factory=Summary)
 
     @property
@@ -167,28 +218,20 @@ class BatchJob:
         on_rows: Callable[[int], None] | None = None,
     ) -> BatchResult:
         o = self.options
-        sink = SINKS[o.format](o.output, self.table, self.columns, o.bom)
-        done, last = 0, None
-        if o.resume and o.output.exists():
-            kept = sink.resume(self.summary.add)
-            done, last = kept.rows, kept.last
-        else:
-            sink.start_fresh()
+        sink = SINKS[o.format](
+            o.output, self.table, self.columns, o.bom, self.table.has_extra_cells
+        )
+        records = self.table.records()
+        done, stopped = 0, None
         try:
-            records = self.table.records()
-            if done:
-                skipped = sum(1 for _ in islice(records, done - 1))  # counted, not kept
-                final = next(records, None)
-                if final is None or skipped != done - 1:
-                    raise InputError(
-                        f"{o.output}: holds {done:,} rows but {o.input} has fewer; "
-                        "use --force to start over"
-                    )
-                if last is not None and passthrough(final, sink.width) != last:
-                    raise InputError(
-                        f"{o.output}: row {done:,} does not match row {done:,} of {o.input}; "
-                        "was it made from another file? Use --force to start over"
-                    )
+            if o.resume and _has_content(o.output):
+                # The manifest matched in prepare_batch; now every kept row is checked against
+                # its input row, and only then is the cut tail removed.
+                kept = sink.scan(records, self.summary.add)
+                sink.append_from(kept.end)
+                done = kept.rows
+            else:
+                sink.start_fresh()
             if on_resumed:
                 on_resumed(done)
             if grader is None:
@@ -199,40 +242,71 @@ class BatchJob:
                 named = self.columns.reference is None
                 others = list(self.resolver.rubrics()) if named else []
                 grader = Grader.from_settings(self.settings, compare_with=others)
-            written = done
+            written = errored = 0  # rows graded in this run, and how many of them had errors
             while chunk := list(islice(records, max(o.chunk_size, 1))):
                 rows = self._grade_chunk(grader, chunk)
                 sink.write(rows)
-                for r in rows:
-                    self.summary.add(self._view(r))
+                if sink.pending:  # the first chunk is on disk: the output can take its place
+                    self._commit(sink)
+                views = [self._view(r) for r in rows]
+                for view in views:
+                    self.summary.add(view)
                 written += len(rows)
+                errored += sum(1 for v in views if v.error)
                 if on_rows:
                     on_rows(len(rows))
+                limit = o.max_errors
+                if limit is not None and limit.exceeded(errored, written):
+                    stopped = (
+                        f"stopped: {errored:,} of the {written:,} rows graded in this run had "
+                        f"errors, more than --max-errors {limit.text} allows; {o.output} holds "
+                        f"the {done + written:,} rows so far and --resume continues"
+                    )
+                    break
+            if sink.pending:  # an input without data rows: the output is its header
+                self._commit(sink)
         finally:
             sink.close()
-        return BatchResult(o.output, written, done, self.summary, self.mapping)
+            records.close()
+        return BatchResult(o.output, done + written, done, self.summary, self.mapping, stopped)
+
+    def _commit(self, sink: Sink) -> None:
+        # The output first, then its manifest: a crash between the two leaves the new output
+        # with no manifest or the one before, and --resume refuses it unless that one is equal.
+        sink.commit()
+        self.manifest.save(self.options.output)
 
     def _prepare(self, record: Record) -> GradedRow:
         c, width = self.columns, len(self.table.header)
-        cells = record.cells
-        row = GradedRow(
-            record, cells[c.id].strip() if c.id is not None and c.id < len(cells) else ""
-        )
-        row.id = row.id or str(record.row)
-        if c.answer < len(cells):
-            row.answer = cells[c.answer]
-        if len(cells) != width:
+        n, inputs = len(record.cells), passthrough(record, width)
+        given_id = inputs[c.id].strip() if c.id is not None else ""
+        row = GradedRow(record, given_id or str(record.row), answer=inputs[c.answer])
+        if n < width:  # missing trailing cells read as empty, unless grading needs one of them
+            roles = (("answer", c.answer), ("question", c.question), ("reference", c.reference))
+            missing = [role for role, i in roles if i is not None and i >= n]
+            if missing:
+                row.error = (
+                    f"row has {n} fields but the header has {width}, so it has no "
+                    f"{missing[0]} cell (line {record.line}); not graded"
+                )
+                return row
+        elif n > width and any(cell.strip() for cell in record.cells[width:]):
+            # Most likely an unquoted delimiter split the answer: grading a part would mislead.
             row.error = (
-                f"row has {len(cells)} fields but the header has {width} "
-                f"(line {record.line}); not graded"
+                f"row has {n} fields but the header has {width} (line {record.line}); the "
+                f"cells beyond the header are in {self._extra_name}; not graded"
             )
             return row
-        found = self.resolver(cells)
+        found = self.resolver(inputs)
         if isinstance(found, str):
             row.error = found
         else:
             row.rubric = found
         return row
+
+    @property
+    def _extra_name(self) -> str:
+        return extra_column(self.table.header) if self.options.format == "csv" else EXTRA_COLUMN
 
     def _grade_chunk(self, grader: Grader, records: list[Record]) -> list[GradedRow]:
         rows = [self._prepare(r) for r in records]
@@ -253,13 +327,13 @@ class BatchJob:
         return rows
 
     def _view(self, r: GradedRow) -> RowView:
-        width, c = len(self.table.header), self.columns
-        cells = r.cells(width)
+        c = self.columns
+        inputs = passthrough(r.record, len(self.table.header))
         if r.rubric is not None:
             title = r.rubric.title
         else:  # not graded: the question as the input names it
-            title = cells[c.question] if c.question is not None else ""
-        return row_view(r.record.row, cells, width, c, title)
+            title = inputs[c.question] if c.question is not None else ""
+        return row_view(r.record.row, inputs, r.grade_cells(), c, title)
 
 
 def prepare_batch(
@@ -313,8 +387,21 @@ def prepare_batch(
         if options.question is not None:
             fixed = rubric_set().find(options.question)
     _check_output(options)
+    manifest = make_manifest(
+        input=options.input,
+        format=options.format,
+        bom=options.bom,
+        header=table.header,
+        columns=columns,
+        question=options.question,
+        extra_cells=table.has_extra_cells,
+        settings=settings,
+        rubrics=rubric_set() if columns.reference is None else None,
+    )
+    if options.resume and _has_content(options.output):
+        _check_resume(options, manifest)
     resolver = _RubricResolver(columns, rubric_set, fixed)
-    return BatchJob(options, table, columns, resolver, settings)
+    return BatchJob(options, table, columns, resolver, settings, manifest)
 
 
 def _check_output(options: BatchOptions) -> None:
@@ -329,8 +416,47 @@ def _check_output(options: BatchOptions) -> None:
         raise InputError(
             f"{out}: already exists; use --resume to continue it or --force to overwrite it"
         )
-    if not out.parent.exists():
-        raise InputError(f"{out.parent}: no such directory for the output")
+    check_can_write(out, "the output")
+    if options.resume and out.exists() and not os.access(out, os.W_OK):
+        raise InputError(f"{out}: cannot be written to, so it cannot be resumed")
+
+
+def _has_content(path: Path) -> bool:
+    """An existing output with something in it (an empty file holds nothing to keep)."""
+    try:
+        return path.stat().st_size > 0
+    except FileNotFoundError:
+        return False
+
+
+def _check_resume(options: BatchOptions, now: RunManifest) -> None:
+    """Refuse to resume an output that another run (or no run of ours) wrote."""
+    out = options.output
+    then = RunManifest.load(out)
+    if then is None:
+        raise InputError(
+            f"{out}: has no run manifest ({RunManifest.path_for(out).name}), so nothing says "
+            "how it was made; use --force to start over, or another -o"
+        )
+    then.check_resume(out, now)
+
+
+def check_can_write(path: Path, what: str) -> None:
+    """Fail now, with one line, when a file cannot be created at `path` (its folder is missing,
+    read-only or not a real folder), rather than after the grading."""
+    folder = path.parent
+    if not folder.exists():
+        raise InputError(f"{folder}: no such directory for {what}")
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a directory, so it cannot hold {what}")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".probe")
+    except OSError as exc:
+        raise InputError(
+            f"{path}: cannot create {what} in {folder} ({exc.strerror or exc})"
+        ) from None
+    os.close(fd)
+    Path(probe).unlink(missing_ok=True)
 
 
 def run_batch(

@@ -2,8 +2,14 @@
 resume.
 
 A chunk is written, flushed and fsynced before the next one is graded, so after a crash (even
-kill -9) the file holds whole rows and at most one cut row at its end. `Sink.resume` keeps the
-whole rows, passing each one to the summary, cuts off the rest and appends from there.
+kill -9) the file holds whole rows and at most one cut row at its end.
+
+- A fresh output is written into a temporary file beside the target and renamed over it once
+  its first chunk is on disk (`commit`), so a run that fails before then leaves an existing
+  output as it was.
+- On resume, `scan` reads the whole rows back in one streaming pass, comparing each one's input
+  cells with the input row it was made from and passing it to the summary; only when every
+  check passed does `append_from` cut off the rest and append from there.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ import csv
 import io
 import json
 import os
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -37,6 +44,7 @@ GRADE_COLUMNS = (
     "feedback",
     "error",
 )
+EXTRA_COLUMN = "extra_cells"  # cells beyond the header's width, as a JSON array
 COLLISION_PREFIX = "eval_"  # added columns get it when the input already has such a column
 LIST_SEP = "; "
 BOM = "\ufeff".encode()
@@ -53,26 +61,50 @@ class GradedRow:
     grade: Grade | None = None
     error: str | None = None
 
-    def cells(self, width: int) -> list[str]:
-        """This row as the CSV output holds it: its input cells, then the grade columns."""
+    def grade_cells(self) -> list[str]:
+        """The grade columns of this row, in GRADE_COLUMNS order."""
         rubric_id = self.rubric.id if self.rubric is not None else ""
-        return [*passthrough(self.record, width), *grade_cells(rubric_id, self.grade, self.error)]
+        return grade_cells(rubric_id, self.grade, self.error)
 
 
 # ---------------------------------------------------------------------------- cells
 
 
-def output_header(input_header: list[str]) -> list[str]:
-    """Input columns unchanged, then the grade columns (prefixed if a name is taken)."""
-    taken = {h.strip().casefold() for h in input_header}
+def _taken(input_header: list[str]) -> set[str]:
+    return {h.strip().casefold() for h in input_header}
+
+
+def output_header(input_header: list[str], extra_cells: bool = False) -> list[str]:
+    """Input columns unchanged, then `extra_cells` when some row is wider than the header, then
+    the grade columns (added names are prefixed when the input already has them)."""
+    taken = _taken(input_header)
     clash = any(c in taken for c in GRADE_COLUMNS)
-    return [*input_header, *(f"{COLLISION_PREFIX}{c}" if clash else c for c in GRADE_COLUMNS)]
+    extra = [extra_column(input_header)] if extra_cells else []
+    grades = [f"{COLLISION_PREFIX}{c}" if clash else c for c in GRADE_COLUMNS]
+    return [*input_header, *extra, *grades]
+
+
+def extra_column(input_header: list[str]) -> str:
+    """The name of the column holding cells beyond the header's width."""
+    taken = EXTRA_COLUMN in _taken(input_header)
+    return f"{COLLISION_PREFIX}{EXTRA_COLUMN}" if taken else EXTRA_COLUMN
 
 
 def passthrough(record: Record, width: int) -> list[str]:
-    """The record's cells cut or padded to the header's width, so a ragged row keeps its shape."""
+    """The record's cells cut or padded to the header's width (missing trailing cells are
+    empty); the cut-off cells are `extra_cells`."""
     cells = record.cells[:width]
     return cells + [""] * (width - len(cells))
+
+
+def extra_cells(record: Record, width: int) -> list[str]:
+    """The record's cells beyond the header's width (none for most rows)."""
+    return record.cells[width:]
+
+
+def extra_text(extras: list[str]) -> str:
+    """Extra cells as the CSV output's `extra_cells` cell: a JSON array, empty when none."""
+    return json.dumps(extras, ensure_ascii=False) if extras else ""
 
 
 def _kp_name(label: str, text: str) -> str:
@@ -100,17 +132,20 @@ def _split(cell: str) -> list[str]:
     return [p for p in cell.split(LIST_SEP) if p] if cell else []
 
 
-def row_view(row: int, cells: list[str], width: int, columns: Columns, title: str) -> RowView:
-    """The summary's view of one output row, from its CSV cells (`GradedRow.cells`).
+def row_view(
+    row: int, inputs: list[str], grades: list[str], columns: Columns, title: str
+) -> RowView:
+    """The summary's view of one output row, from its input cells and its grade cells
+    (`GradedRow.grade_cells`).
 
     Rows graded now and rows read back on resume, from CSV or JSONL, all come through here, so
     a row counts the same either way. `title` is the question's title where known (a CSV
     output holds only the rubric id).
     """
-    g = dict(zip(GRADE_COLUMNS, cells[width:], strict=True))
+    g = dict(zip(GRADE_COLUMNS, grades, strict=True))
     return RowView(
         row=row,
-        id=(cells[columns.id].strip() if columns.id is not None else "") or str(row),
+        id=(inputs[columns.id].strip() if columns.id is not None else "") or str(row),
         question_id=g["rubric_id"],
         question_title=title,
         score=float(g["score"]) if g["score"] else None,
@@ -120,7 +155,7 @@ def row_view(row: int, cells: list[str], width: int, columns: Columns, title: st
         missed=_split(g["missed"]),
         feedback=g["feedback"],
         error=g["error"] or ("" if g["score"] else "not graded"),
-        answer=cells[columns.answer],
+        answer=inputs[columns.answer],
     )
 
 
@@ -131,22 +166,35 @@ def row_view(row: int, cells: list[str], width: int, columns: Columns, title: st
 class Scan:
     """What an existing output holds that a resume can keep."""
 
-    rows: int = 0  # whole data rows
+    rows: int = 0  # whole data rows, each checked against its input row
     end: int = 0  # byte offset just after the last whole row (or the header); 0: nothing
-    last: list[str] | None = None  # input cells of the last whole row
+
+
+@dataclass
+class Kept:
+    """One whole row read back from an existing output."""
+
+    end: int  # byte offset just after it
+    inputs: list[str]  # its input cells, as `passthrough` wrote them
+    extras: list[str] | None  # its extra cells; None when they cannot be read
+    view: RowView | None  # None: not a row (a CSV output's header)
 
 
 class Sink:
     """An output file that only ever holds whole rows at chunk boundaries."""
 
-    def __init__(self, path: Path, table: Table, columns: Columns, bom: bool) -> None:
+    def __init__(
+        self, path: Path, table: Table, columns: Columns, bom: bool, extra_cells: bool = False
+    ) -> None:
         self.path = path
         self.table = table
         self.columns = columns
         self.bom = bom
-        self.header = output_header(table.header)
+        self.extra_cells = extra_cells  # the output has a column for cells beyond the header
+        self.header = output_header(table.header, extra_cells)
         self.width = len(table.header)
         self._fh: BinaryIO | None = None
+        self._tmp: Path | None = None  # a fresh output not yet renamed over `path`
 
     # -- subclass hooks
     def _encode(self, rows: list[GradedRow]) -> bytes:
@@ -155,29 +203,73 @@ class Sink:
     def _preamble(self) -> bytes:
         return b""
 
-    def _scan(self, on_row: Callable[[RowView], None]) -> Scan:
+    def _kept(self) -> Iterator[Kept]:
+        """The whole rows at the start of the existing output, in order (stops at a cut row)."""
         raise NotImplementedError
 
-    # -- shared
+    # -- fresh output
     def start_fresh(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "wb")  # noqa: SIM115 - held open for the whole batch
+        """Write the header into a temporary file beside `path`; `commit` renames it over."""
+        self._tmp = tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
+        self._fh = os.fdopen(fd, "wb")
         self._write((BOM if self.bom else b"") + self._preamble())
+
+    @property
+    def pending(self) -> bool:
+        """A fresh output is written but not yet in place."""
+        return self._tmp is not None
+
+    def commit(self) -> None:
+        """Put the fresh output (its first chunk on disk) in place of `path`, in one rename."""
+        if self._tmp is None:
+            return
+        os.replace(self._tmp, self.path)
+        self._tmp = None
         _fsync_dir(self.path.parent)
 
-    def resume(self, on_row: Callable[[RowView], None]) -> Scan:
-        """Keep the whole rows already written (each one passed to `on_row`), cut off the rest."""
-        found = self._scan(on_row)
-        if found.end == 0:  # nothing usable, not even a header
-            self.start_fresh()
-            return found
-        self._fh = fh = open(self.path, "r+b")  # noqa: SIM115 - held open for the whole batch
-        fh.truncate(found.end)
-        fh.seek(found.end)
-        fh.flush()
-        os.fsync(fh.fileno())
+    # -- resume
+    def scan(self, records: Iterator[Record], on_row: Callable[[RowView], None]) -> Scan:
+        """Check the whole rows of the existing output against `records` (the input, read on
+        from there), passing each to `on_row`. Raises InputError at the first row that is not
+        its input row; changes nothing on disk."""
+        found = Scan()
+        kept = self._kept()
+        for row in kept:
+            if row.view is None:
+                found.end = row.end
+                continue
+            record = next(records, None)
+            if record is None:
+                held = found.rows + 1 + sum(1 for r in kept if r.view is not None)
+                raise InputError(
+                    f"{self.path}: holds {held:,} rows but {self.table.path} has fewer; "
+                    "use --force to start over"
+                )
+            extras = extra_cells(record, self.width) if self.extra_cells else None
+            if row.inputs != passthrough(record, self.width) or row.extras != extras:
+                raise InputError(
+                    f"row {record.row:,} of {self.table.path} differs from the row graded in "
+                    f"{self.path}; use --force to regrade everything"
+                )
+            found.rows += 1
+            found.end = row.end
+            on_row(row.view)
         return found
 
+    def append_from(self, end: int) -> None:
+        """Cut the existing output after byte `end` (its last whole row) and append from there;
+        with nothing worth keeping (`end` 0), start a fresh output instead."""
+        if end == 0:
+            self.start_fresh()
+            return
+        self._fh = fh = open(self.path, "r+b")  # noqa: SIM115 - held open for the whole batch
+        fh.truncate(end)
+        fh.seek(end)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+    # -- writing
     def write(self, rows: list[GradedRow]) -> None:
         self._write(self._encode(rows))
 
@@ -188,9 +280,13 @@ class Sink:
         os.fsync(self._fh.fileno())  # a chunk is on disk before the next one is graded
 
     def close(self) -> None:
+        """Close the file; a fresh output never committed is removed, leaving `path` as it was."""
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -211,11 +307,16 @@ class CsvSink(Sink):
         return _csv_bytes([self.header])
 
     def _encode(self, rows: list[GradedRow]) -> bytes:
-        return _csv_bytes([r.cells(self.width) for r in rows])
+        return _csv_bytes([self._cells(r) for r in rows])
 
-    def _scan(self, on_row: Callable[[RowView], None]) -> Scan:
-        found = Scan()
+    def _cells(self, r: GradedRow) -> list[str]:
+        inputs = passthrough(r.record, self.width)
+        extras = [extra_text(extra_cells(r.record, self.width))] if self.extra_cells else []
+        return [*inputs, *extras, *r.grade_cells()]
+
+    def _kept(self) -> Iterator[Kept]:
         header_seen = False
+        rows = 0
         with open(self.path, "rb") as fh:
             offset = len(BOM) if fh.read(len(BOM)) == BOM else 0
             fh.seek(offset)
@@ -233,7 +334,7 @@ class CsvSink(Sink):
                 cells = _csv_record(b"".join(lines))
                 lines, quotes = [], 0
                 if cells is None or len(cells) != len(self.header):
-                    break  # cut by the crash: the rows before it are the ones to keep
+                    return  # cut by the crash: the rows before it are the ones to keep
                 if not header_seen:
                     if cells != self.header:
                         raise InputError(
@@ -241,14 +342,27 @@ class CsvSink(Sink):
                             "options; use --force to start over, or another -o"
                         )
                     header_seen = True
-                else:
-                    found.rows += 1
-                    found.last = cells[: self.width]
-                    # A CSV output holds no question titles: the rubric id stands in.
-                    title = cells[self.width]
-                    on_row(row_view(found.rows, cells, self.width, self.columns, title))
-                found.end = offset
-        return found
+                    yield Kept(offset, [], [], None)  # no row, but where a resume can start
+                    continue
+                rows += 1
+                inputs = cells[: self.width]
+                grades = cells[len(self.header) - len(GRADE_COLUMNS) :]
+                extras = _json_cells(cells[self.width]) if self.extra_cells else None
+                # A CSV output holds no question titles: the rubric id stands in.
+                view = row_view(rows, inputs, grades, self.columns, grades[0])
+                yield Kept(offset, inputs, extras, view)
+
+
+def _json_cells(cell: str) -> list[str] | None:
+    """The CSV output's `extra_cells` cell read back; None when it is not what was written."""
+    if not cell:
+        return []
+    try:
+        value = json.loads(cell)
+    except ValueError:
+        return None
+    ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return value if ok else None
 
 
 def _csv_bytes(rows: list[list[str]]) -> bytes:
@@ -267,8 +381,11 @@ def _csv_record(data: bytes) -> list[str] | None:
 
 
 class JsonlSink(Sink):
-    def __init__(self, path: Path, table: Table, columns: Columns, bom: bool) -> None:
-        super().__init__(path, table, columns, bom=False)  # a BOM would break line 1's JSON
+    def __init__(
+        self, path: Path, table: Table, columns: Columns, bom: bool, extra_cells: bool = False
+    ) -> None:
+        # A BOM would break line 1's JSON.
+        super().__init__(path, table, columns, bom=False, extra_cells=extra_cells)
         self.keys = _json_keys(table.header)
 
     def _encode(self, rows: list[GradedRow]) -> bytes:
@@ -280,32 +397,38 @@ class JsonlSink(Sink):
             elif r.rubric is not None:
                 obj["question_id"] = r.rubric.id
             obj["input"] = dict(zip(self.keys, passthrough(r.record, self.width), strict=True))
+            if self.extra_cells:
+                obj[EXTRA_COLUMN] = extra_cells(r.record, self.width)
             lines.append(json.dumps(obj, ensure_ascii=False) + "\n")
         return "".join(lines).encode("utf-8")
 
-    def _scan(self, on_row: Callable[[RowView], None]) -> Scan:
-        found = Scan()
+    def _kept(self) -> Iterator[Kept]:
+        rows = 0
         with open(self.path, "rb") as fh:
             offset = 0
             for line in fh:
                 offset += len(line)
                 obj = _json_object(line)
-                if obj is None or obj.get("row") != found.rows + 1:
-                    break  # cut by the crash: the rows before it are the ones to keep
+                if obj is None or obj.get("row") != rows + 1:
+                    return  # cut by the crash: the rows before it are the ones to keep
                 data = obj.get("input")
                 if not isinstance(data, dict) or list(data) != self.keys:
                     raise InputError(
                         f"{self.path}: its rows do not match this input's columns; "
                         "use --force to start over, or another -o"
                     )
-                found.rows += 1
-                found.last = [str(v) for v in data.values()]
-                on_row(self._view(found.rows, obj, found.last))
-                found.end = offset
-        return found
+                rows += 1
+                inputs = [v if isinstance(v, str) else str(v) for v in data.values()]
+                extras: list[str] | None = None
+                if self.extra_cells:
+                    value = obj.get(EXTRA_COLUMN)
+                    ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+                    extras = value if ok else None
+                yield Kept(offset, inputs, extras, self._view(rows, obj, inputs))
 
     def _view(self, row: int, obj: dict[str, Any], inputs: list[str]) -> RowView:
-        fields = {k: v for k, v in obj.items() if k not in ("row", "id", "error", "input")}
+        own = ("row", "id", "error", "input", EXTRA_COLUMN)
+        fields = {k: v for k, v in obj.items() if k not in own}
         try:
             grade = Grade.model_validate(fields) if "score" in fields else None
         except ValidationError:
@@ -315,8 +438,8 @@ class JsonlSink(Sink):
             ) from None
         question_id = str(fields.get("question_id") or "")
         title = (grade.question_title if grade else "") or question_id
-        cells = [*inputs, *grade_cells(question_id, grade, str(obj.get("error") or ""))]
-        return row_view(row, cells, self.width, self.columns, title)
+        grades = grade_cells(question_id, grade, str(obj.get("error") or ""))
+        return row_view(row, inputs, grades, self.columns, title)
 
 
 def _json_keys(header: list[str]) -> list[str]:

@@ -12,8 +12,8 @@ import codecs
 import csv
 import re
 import unicodedata
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Generator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -144,6 +144,14 @@ class Record:
     cells: list[str]
 
 
+@dataclass(frozen=True)
+class Shape:
+    """What one pass over the data rows finds: how many there are and how wide the widest is."""
+
+    rows: int
+    widest: int  # cells in the widest data row; 0 when there is none
+
+
 @dataclass
 class Table:
     """An opened CSV: its header and how to read its records again (streaming)."""
@@ -152,11 +160,12 @@ class Table:
     encoding: str
     delimiter: str
     header: list[str]  # as written in the file (BOM removed), for passthrough
+    _shape: Shape | None = field(default=None, init=False, repr=False, compare=False)
 
     def _open(self) -> TextIO:
         return self.path.open("r", encoding=self.encoding, newline="")
 
-    def records(self) -> Iterator[Record]:
+    def records(self) -> Generator[Record, None, None]:
         """Data records in file order; blank lines are skipped, ragged rows kept as they are."""
         with self._open() as fh:
             reader = csv.reader(fh, delimiter=self.delimiter)
@@ -171,9 +180,25 @@ class Table:
             except csv.Error as exc:  # e.g. a NUL byte further down the file
                 raise InputError(f"{self.path}: line {reader.line_num}: {exc}") from None
 
+    def shape(self) -> Shape:
+        """Rows and widest row, from one fast pass (remembered): the progress bar's total, and
+        whether the output needs a column for cells beyond the header."""
+        if self._shape is None:
+            rows = widest = 0
+            for record in self.records():
+                rows += 1
+                widest = max(widest, len(record.cells))
+            self._shape = Shape(rows, widest)
+        return self._shape
+
     def count(self) -> int:
-        """Number of data records (one fast pass; used for the progress bar's total)."""
-        return sum(1 for _ in self.records())
+        """Number of data records."""
+        return self.shape().rows
+
+    @property
+    def has_extra_cells(self) -> bool:
+        """Some row is wider than the header (its extra cells go to an `extra_cells` column)."""
+        return self.shape().widest > len(self.header)
 
 
 def sniff_delimiter(first_line: str) -> str:

@@ -12,10 +12,7 @@ this module's imports light for the same reason.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 from collections.abc import Callable, Iterable, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -27,6 +24,7 @@ from evaluator.grade import Flag, Grade, KeyPointResult
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.runs.check.notes import HOW_TO_NAME, Answer, MatchedBy, Note, load_note
+from evaluator.runs.identity import grading_context
 from evaluator.settings import Settings
 
 if TYPE_CHECKING:
@@ -83,66 +81,6 @@ class CheckReport(_Model):
 
 
 # ---------------------------------------------------------------------------- cache
-
-
-# What decides a grade besides the answer and the rubric: the scoring and judge subpackages
-# (calibration included), the Grade model (bands, flags), text handling, and the judge prompts.
-# An edit to any of them retires the cached grades. Hashing files keeps numpy and the models
-# unimported.
-_GRADING_SOURCES = ("scoring", "judge", "grade.py", "text.py")
-
-
-def _grading_files() -> list[Path]:
-    from importlib.resources import files
-
-    package = Path(__file__).resolve().parents[2]  # evaluator/
-    found: list[Path] = []
-    for name in _GRADING_SOURCES:
-        where = package / name
-        found += sorted(where.rglob("*.py")) if where.is_dir() else [where]
-    prompts = Path(str(files("evaluator.bundled_prompts")))
-    found += sorted(prompts.glob("*.txt"))
-    return found
-
-
-@lru_cache(maxsize=1)
-def grading_code_digest() -> str:
-    digest = hashlib.sha256()
-    for path in _grading_files():
-        digest.update(path.name.encode())
-        # An install without sources: CACHE_FORMAT alone guards the cache.
-        with contextlib.suppress(OSError):
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _judge_fingerprint(settings: Settings) -> dict[str, object] | None:
-    if not settings.judge_enabled:
-        return None
-    from evaluator.judge.prompts import load_judge_prompts  # light: text files only
-
-    prompts = load_judge_prompts()
-    return {
-        "model": settings.judge_model,
-        "base_url": settings.judge_base_url,
-        "temperature": settings.judge_temperature,
-        "weight": settings.judge_weight,
-        "prompt_version": prompts.version,
-        "prompt_digest": prompts.digest,
-    }
-
-
-def grading_context(settings: Settings) -> str:
-    """Everything besides answer and rubric that a grade depends on, as one string."""
-    return json.dumps(
-        {
-            "format": CACHE_FORMAT,
-            "embedder": settings.embedder.strip(),
-            "code": grading_code_digest(),
-            "judge": _judge_fingerprint(settings),
-        },
-        sort_keys=True,
-    )
 
 
 def grade_key(answer: str, rubric_hash: str, context: str) -> str:
@@ -239,7 +177,7 @@ def check_files(
     # Notes name questions of this set, and every grade is compared with the set's other
     # questions, so each rubric is hashed once and the whole set goes into every key.
     rubric_hashes = {r.id: r.content_hash() for r in rubrics}
-    context = grading_context(settings) + cache_key(*sorted(rubric_hashes.values()))
+    context = grading_context(settings, CACHE_FORMAT) + cache_key(*sorted(rubric_hashes.values()))
     keys = [grade_key(a.text, rubric_hashes[a.rubric.id], context) for a in answers]
     cache = GradeCache(settings.cache_dir / CACHE_FILE if settings.use_cache else None)
     try:
