@@ -197,6 +197,11 @@ def batch_command(
     if result.stopped:
         raise InputError(result.stopped)
     summary = result.summary
+    if summary.rows == 0:  # said even with --quiet: an empty output is otherwise a puzzle
+        click.echo(
+            f"note: {input_csv} has a header but no data rows; {output} holds only a header",
+            err=True,
+        )
     if summary.rows and summary.errors == summary.rows:
         # Every row is in the output with its reason, but a run that graded nothing failed.
         raise InputError(

@@ -194,3 +194,14 @@ def test_verbose_grade_shows_the_similarities() -> None:
     assert result.exit_code == 0, result.output
     header = next(line for line in result.output.splitlines() if "key point" in line)
     assert "sim" in header
+
+
+def test_a_header_only_csv_says_it_has_no_rows(tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "in.csv", [["id", "question", "answer"]])
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(
+        main, ["batch", str(source), "-o", str(out), "--embedder", "hashing", "--quiet"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "has a header but no data rows" in result.output
+    assert out.read_text(encoding="utf-8").startswith("id,question,answer,")
