@@ -90,7 +90,84 @@ _INJECTION_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             re.I,
         ),
     ),
-    ("addresses the grader", re.compile(r"(致|给)?(阅卷(老师|人|者)|评分(员|者|模型|系统)|判卷)")),
+    (
+        "addresses the grader",
+        re.compile(
+            r"(致|给)?(阅卷(老师|人|者|助手|系统|模型)|评分(员|者|模型|系统|助手|老师)|判卷)"
+        ),
+    ),
+    (
+        "addresses the grader",
+        re.compile(
+            r"\b(dear|hey|hi|hello)\b[^.\n]{0,20}?\b(grader|evaluator|examiner|"
+            r"judge|ai|model|assistant)\b|\bAI\s+(grading\s+)?(assistant|grader|judge)\b",
+            re.I,
+        ),
+    ),
+    (
+        "fake rubric or grading header",
+        re.compile(
+            r"[【\[(（]\s*(评分|阅卷|判分)?(标准|规则|细则|说明|系统|提示|通知)[^】\]\n]{0,8}"
+            r"(更新|修订|提示|通知|说明)?\s*[】\])）]|(官方|最终|已完成的)(评分|判分|阅卷)(结果|意见)"
+            r"|[【\[]\s*参考答案\s*[】\]]|(评分|判分)(说明|标准)的?(更新|修订)"
+        ),
+    ),
+    (
+        "fake rubric or grading header",
+        re.compile(
+            r"\b(revised|updated|new|official|corrected)\s+(rubric|grading|marking|answer\s+key"
+            r"|scoring)\b|\b(rubric|marking\s+scheme)\s+(update|change|override)\b",
+            re.I,
+        ),
+    ),
+    (
+        "asks for full marks",
+        re.compile(
+            r"(按|判|算|记|计|当|评)(为|作|成)?\s*(满分|一百分|100\s*分)|一律(给|按|判)?满分"
+            r"|(覆盖|包含|答到|命中)(了)?(全部|所有)(评分)?(要点|得分点|采分点)"
+        ),
+    ),
+    (
+        "asks for full marks",
+        re.compile(
+            r"\b(grade|mark|score|treat|count)\b[^.\n]{0,20}?\bas\b[^.\n]{0,12}?\b(full|"
+            r"perfect|correct|complete|100)\b|\b(all|every)\s+(the\s+)?key\s+points?\s+"
+            r"(are\s+|is\s+)?(covered|met|satisfied)\b",
+            re.I,
+        ),
+    ),
+    (
+        "pleads with or threatens the grader",
+        re.compile(
+            r"(求求|拜托|恳请|求你|请你)[^。\n]{0,20}(分|过|通过|及格)|(否则|不然|要不然)[^。\n]{0,12}"
+            r"(挂科|不及格|退学|投诉|举报|扣|完蛋)|我(会|就|要)(挂科|不及格|被开除|投诉你)"
+        ),
+    ),
+    (
+        "pleads with or threatens the grader",
+        re.compile(
+            r"\b(please|i\s+beg)\b[^.\n]{0,40}?\b(pass\s+me|full\s+marks?|high\s+score|"
+            r"good\s+grade)|\b(or|otherwise)\s+i\s+(will|'ll)\s+(fail|fail\s+the|be\s+"
+            r"expelled|report|complain)",
+            re.I,
+        ),
+    ),
+    (
+        "claims authority",
+        re.compile(
+            r"(我是|作为|本人是)(本课程的?|你的)?(老师|教师|助教|出题人|阅卷组|教务|管理员|开发者|系统管理员)"
+            r"|(资深专家|专家组|教务处|阅卷组)(已)?(审核|确认|认定)"
+        ),
+    ),
+    (
+        "claims authority",
+        re.compile(
+            r"\b(i\s+am|i'm|as)\s+(the|your|an?)\s+(instructor|teacher|professor|ta|admin|"
+            r"administrator|developer|examiner|grader)\b|\b(verified|approved)\s+by\s+"
+            r"(the\s+)?(instructor|teacher|experts?|professor)\b",
+            re.I,
+        ),
+    ),
     ("contains the answer delimiter", re.compile(rf"<\s*/?\s*{ANSWER_TAG}", re.I)),
 ]
 
@@ -130,3 +207,29 @@ def detect_injection(answer: str) -> list[str]:
 def neutralise_delimiter(answer: str) -> str:
     """Breaks any copy of the answer delimiter inside the answer, so it cannot close the block."""
     return re.sub(rf"[<＜](\s*/?\s*{ANSWER_TAG})", r"‹\1", answer, flags=re.I)
+
+
+_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+", re.M)
+_ROLE_MARKER = re.compile(
+    r"^([ \t]*)(system|assistant|developer|user|human)[ \t]*[:：]", re.I | re.M
+)
+_CHAT_TOKEN = re.compile(r"<\|([^|<>]{1,20})\|>")
+
+
+def neutralise_markup(answer: str) -> str:
+    """The answer as plain student text for the prompt: Markdown headings lose their hashes (a
+    "## 评分标准" heading must not look like part of the prompt), role markers at line starts
+    ("SYSTEM:") are labelled as the student's, chat-template tokens are broken, and the answer
+    delimiter cannot close its block."""
+    text = _HEADING.sub("", answer)
+    text = _ROLE_MARKER.sub(r"\1[\2, written by the student]:", text)
+    text = _CHAT_TOKEN.sub(r"‹\1›", text)
+    return neutralise_delimiter(text)
+
+
+def normalise_whitespace(text: str) -> str:
+    """One space for runs of spaces and tabs, no trailing spaces, at most one blank line: at
+    temperature 0 a small judge's verdicts flipped on whitespace alone (two spaces in place of a
+    blank line turned 82 into 12)."""
+    lines = [re.sub(r"[ \t\u3000\xa0]+", " ", line).strip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

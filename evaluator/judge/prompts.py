@@ -3,7 +3,8 @@
 Each template starts with `# version: <name>`; that line is stripped before use and the
 version goes into cache keys and into every Grade the judge scores. Placeholders use
 `string.Template` syntax (`${answer}`), so rubric text with braces needs no escaping.
-`render_messages` fills them from a rubric and an answer (clipped, its delimiter neutralised).
+`render_messages` fills them from a rubric and an answer (whitespace normalised, clipped, its
+headings, role markers and delimiter neutralised).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from string import Template
 from typing import TYPE_CHECKING
 
 from evaluator.errors import EvaluatorError
-from evaluator.judge.injection import neutralise_delimiter
+from evaluator.judge.injection import neutralise_markup, normalise_whitespace
 
 if TYPE_CHECKING:
     from evaluator.rubrics.model import Rubric
@@ -142,7 +143,9 @@ def render_messages(prompts: JudgePrompts, rubric: Rubric, answer: str) -> list[
         key_points=key_points,
         key_point_ids=", ".join(k.id for k in rubric.key_points),
         misconceptions=misconceptions or "(none)",
-        answer=neutralise_delimiter(_clip(answer, MAX_ANSWER_CHARS, "answer truncated")),
+        answer=neutralise_markup(
+            _clip(normalise_whitespace(answer), MAX_ANSWER_CHARS, "answer truncated")
+        ),
         feedback_language=FEEDBACK_LANGUAGE.get(rubric.language, "English"),
         language_instruction=LANGUAGE_INSTRUCTION.get(rubric.language, LANGUAGE_INSTRUCTION["en"]),
     )

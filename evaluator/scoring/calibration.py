@@ -43,6 +43,10 @@ class Calibration(BaseModel):
     # below which a candidate states no key point at all (filler: evidence of none).
     exclusivity: float = Field(default=0.0, ge=0)
     states: float | None = None
+    # A judge's covered/partial verdict must be supported: its quote, copied from the answer,
+    # reaches this evidence for the key point (as an answer sentence would), or the embeddings
+    # themselves see the point (credit >= `partial`). Else it counts as missing. None: no check.
+    judge_quote: float | None = None
     # An answer in another language than its rubric shares no words with it: its evidence is
     # (similarity - cross_language_floor) · cross_language, in place of the lexical term it
     # cannot earn. The floor is what a translated restatement of the question still reaches
@@ -145,6 +149,7 @@ CALIBRATIONS: dict[str, Calibration] = {
         local_recall=True,
         exclusivity=1.0,
         states=0.5,
+        judge_quote=0.5,
         cross_language=2.0,
         cross_language_floor=0.1,
         scale=((0.0, 0.0), (0.2, 0.3), (0.35, 0.38), (0.6, 0.81), (1.0, 1.0)),

@@ -56,6 +56,8 @@ from evaluator.text import (
 if TYPE_CHECKING:
     from evaluator.judge.client import Judge, JudgeOutcome
 
+# The reason a judge's covered/partial verdict is replaced by missing (see Grader._supported).
+UNSUPPORTED = "no words of the answer state this key point; the judge's verdict was not kept"
 MAX_UNITS = 256  # longer answers are graded on their first MAX_UNITS units (flagged "truncated")
 # An answer this short (visible length: a CJK character counts 2) that names items is a list.
 TERSE_CHARS = 60
@@ -168,12 +170,14 @@ class Grader:
             embed_ms = (time.perf_counter() - started) * 1000 / max(len(items), 1)
             for i, future in futures.items():
                 outcomes[i] = future.result()
+        quotes = self._encode_quotes(outcomes)
         grades = []
         for i, p in enumerate(prepared):
-            grade = self._grade_one(p, vectors, outcomes[i], embed_ms)
+            grade = self._grade_one(p, vectors, outcomes[i], embed_ms, quotes)
             if i in clean:
                 c = clean[i]  # with no units left, graded as the empty answer it amounts to
-                alone = self._grade_one(c, vectors, outcomes[i] if c.units else None, embed_ms)
+                judged = outcomes[i] if c.units else None
+                alone = self._grade_one(c, vectors, judged, embed_ms, quotes)
                 grade = min(grade, alone, key=lambda g: g.score)  # a tie keeps the full answer
             grades.append(grade)
         return grades
@@ -241,6 +245,22 @@ class Grader:
         where = {text: i for i, text in enumerate(unique)}
         return self.embedder.encode(unique)[[where[t] for t in texts]]
 
+    def _encode_quotes(
+        self, outcomes: Sequence[JudgeOutcome | JudgeError | None]
+    ) -> dict[str, np.ndarray]:
+        """Vectors of the judges' quotes, in one encode call, for checking what they support."""
+        if self.calibration.judge_quote is None:
+            return {}
+        texts = {
+            j.evidence
+            for o in outcomes
+            if o is not None and not isinstance(o, JudgeError)
+            for j in o.judgements.values()
+            if j.evidence and j.verdict in (Verdict.COVERED, Verdict.PARTIAL)
+        }
+        ordered = sorted(texts)
+        return dict(zip(ordered, self.embedder.encode(ordered), strict=True)) if ordered else {}
+
     def _judge_one(self, p: _Prepared) -> JudgeOutcome | JudgeError:
         assert self.judge is not None
         try:
@@ -256,6 +276,7 @@ class Grader:
         vectors: np.ndarray,
         outcome: JudgeOutcome | JudgeError | None,
         embed_ms: float,
+        quotes: dict[str, np.ndarray] | None = None,
     ) -> Grade:
         started = time.perf_counter()
         rubric = p.rubric
@@ -274,7 +295,7 @@ class Grader:
                 flags.append(Flag.JUDGE_UNSCORED)
         else:
             method, reason = "embedding+judge", "judge and embeddings combined"
-            results, mis_hits = self._combine(rubric, results, mis_hits, outcome)
+            results, mis_hits = self._combine(rubric, results, mis_hits, outcome, quotes or {})
             judge_info = outcome.info
             if outcome.injection_suspected:
                 flags.append(Flag.POSSIBLE_INJECTION)
@@ -485,6 +506,37 @@ class Grader:
             score = min(score, self.calibration.off_topic_cap)
         return round(float(np.clip(score, 0.0, 100.0)), 1)
 
+    def _supported(
+        self,
+        rubric: Rubric,
+        result: KeyPointResult,
+        quote: str | None,
+        quotes: dict[str, np.ndarray],
+    ) -> bool:
+        """Whether a covered/partial verdict has the answer's words behind it: the embeddings
+        see the point themselves, or the judge's quote (copied from the answer) states it as
+        an answer sentence would. A judge talked into "all covered", or fooled by an answer to
+        another question in the same vocabulary, quotes words that state no key point."""
+        cal = self.calibration
+        if cal.judge_quote is None or (result.embedding_credit or 0.0) >= cal.partial:
+            return True
+        if not quote or quote not in quotes:
+            return False
+        rv = self._rubric_vectors(rubric)
+        k = next(i for i, kp in enumerate(rubric.key_points) if kp.id == result.id)
+        sims = coverage.similarity_matrix(
+            rv.key_points[k : k + 1], quotes[quote][None, :], question=rv.topic[0]
+        )
+        recall = coverage.candidate_recall(
+            [content_tokens(result.text)], [content_tokens(quote)], content_tokens(rubric.question)
+        )
+        found = coverage.key_point_evidence(
+            sims, recall, cal,
+            cross_language=detect_language(quote) != rubric.language,
+            distinct=False,  # one key point, one quote: nothing to compete with
+        )  # fmt: skip
+        return float(found.strength[0]) >= cal.judge_quote
+
     def _status(self, credit: float) -> Status:
         if credit >= self.calibration.covered:
             return Status.COVERED
@@ -498,8 +550,10 @@ class Grader:
         results: list[KeyPointResult],
         embedding_hits: list[MisconceptionHit],
         outcome: JudgeOutcome,
+        quotes: dict[str, np.ndarray],
     ) -> tuple[list[KeyPointResult], list[MisconceptionHit]]:
-        """Weighted mean of judge and embedding credit; contradicted points earn nothing."""
+        """Weighted mean of judge and embedding credit; contradicted points earn nothing, and
+        credit the answer's words do not support is not given (`_supported`)."""
         w = self.settings.judge_weight
         combined = []
         for r in results:
@@ -507,6 +561,15 @@ class Grader:
             if j is None:  # not judged: embedding credit stands
                 combined.append(r)
                 continue
+            if j.verdict in (Verdict.COVERED, Verdict.PARTIAL) and not self._supported(
+                rubric, r, j.evidence, quotes
+            ):
+                j = j.model_copy(
+                    update={
+                        "verdict": Verdict.MISSING,
+                        "reason": f"{UNSUPPORTED} ({j.verdict.value})",
+                    }
+                )
             if j.verdict == Verdict.CONTRADICTED:
                 credit, status = 0.0, Status.CONTRADICTED
             else:

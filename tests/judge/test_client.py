@@ -106,7 +106,7 @@ def test_valid_reply_gives_outcome_and_sends_strict_schema(fake_openai, tmp_path
     assert (info.model, info.base_url, info.prompt_version) == (
         "fake-judge",
         fake_openai.base_url,
-        "judge-v1",
+        "judge-v2",
     )
     assert (info.prompt_tokens, info.completion_tokens, info.cached) == (100, 50, False)
 
@@ -528,14 +528,14 @@ def test_cache_misses_when_an_input_changes(fake_openai, tmp_path, rubric, chang
         prompts.mkdir()
         for name in ("judge_system.txt", "judge_user.txt"):
             text = (REPO / "prompts" / name).read_text(encoding="utf-8")
-            (prompts / name).write_text(text.replace("judge-v1", "judge-v2"), encoding="utf-8")
+            (prompts / name).write_text(text.replace("judge-v2", "judge-v3"), encoding="utf-8")
     outcome = Judge(cached_settings(fake_openai, tmp_path, **overrides), prompts).assess(
         rubric, answer
     )
     assert not outcome.info.cached
     assert len(fake_openai.chat_requests) == 2
     if change == "prompt_version":
-        assert outcome.info.prompt_version == "judge-v2"
+        assert outcome.info.prompt_version == "judge-v3"
 
 
 def test_errors_are_never_cached(fake_openai, tmp_path, rubric):
@@ -661,7 +661,7 @@ def test_public_base_url_strips_credentials():
 
 def test_bundled_prompts_have_a_version_and_it_is_stripped():
     prompts = load_judge_prompts()
-    assert prompts.version == "judge-v1"
+    assert prompts.version == "judge-v2"
     assert "# version" not in prompts.system.text and "# version" not in prompts.user.text
 
 
