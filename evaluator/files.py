@@ -67,3 +67,21 @@ def decode_text(data: bytes, where: str, what: str = "text") -> str:
             f"{where}:{line}: not UTF-8 (invalid byte at offset {first_bad}), UTF-16 or GB18030 "
             "text"
         ) from None
+
+
+def check_can_write(path: Path, what: str) -> None:
+    """Fail now, with one line, when a file cannot be created at `path` (its folder is missing,
+    read-only or not a real folder), rather than after the grading."""
+    folder = path.parent
+    if not folder.exists():
+        raise InputError(f"{folder}: no such directory for {what}")
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a directory, so it cannot hold {what}")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".probe")
+    except OSError as exc:
+        raise InputError(
+            f"{path}: cannot create {what} in {folder} ({exc.strerror or exc})"
+        ) from None
+    os.close(fd)
+    Path(probe).unlink(missing_ok=True)

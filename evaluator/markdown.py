@@ -107,3 +107,16 @@ def without_code(text: str) -> str:
     lines = text.split("\n")
     code = scan(lines).fenced_lines()
     return "\n".join(line for i, line in enumerate(lines) if i not in code)
+
+
+def answer_text(text: str) -> str:
+    """A Markdown file as an answer: without YAML front matter and without heading lines (a
+    "## Q7" or "# 我的笔记" is a title, not part of what the answer says); code blocks stay."""
+    lines = text.split("\n")
+    start = 0
+    if lines and lines[0].strip() == "---":
+        end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
+        start = end + 1 if end is not None else 0
+    outline = scan(lines, start)
+    titles = {h.line for h in outline.headings}
+    return "\n".join(line for i, line in enumerate(lines) if i >= start and i not in titles)

@@ -142,9 +142,10 @@ def batch_command(
     """
     from rich.console import Console
 
+    from evaluator.files import check_can_write
     from evaluator.present.html import render_html
     from evaluator.present.summary import print_summary
-    from evaluator.runs.batch.job import BatchOptions, ErrorLimit, check_can_write, prepare_batch
+    from evaluator.runs.batch.job import BatchOptions, ErrorLimit, prepare_batch
 
     settings = settings_from_flags(**flags)
     options = BatchOptions(

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from evaluator.files import decode_text, read_text
+from evaluator.markdown import answer_text
 
 from . import main
 from .common import (
@@ -33,7 +34,9 @@ def read_answer(answer: str | None, source: str | None) -> str:
         source = "-"
     if source == "-":
         return decode_text(sys.stdin.buffer.read(), "stdin", "answer text")
-    return read_text(Path(source), "answer text")
+    path = Path(source)
+    text = read_text(path, "answer text")
+    return answer_text(text) if path.suffix.lower() in (".md", ".markdown") else text
 
 
 @main.command("grade")

@@ -28,7 +28,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from evaluator.errors import InputError, RubricError
-from evaluator.files import atomic_write
+from evaluator.files import atomic_write, check_can_write
 from evaluator.markdown import Heading, atx_heading, scan, without_code
 from evaluator.rubrics.io import dump_document, load_document
 from evaluator.rubrics.model import KeyPoint, KeyPointGroup, Rubric, RubricDocument, Source
@@ -537,6 +537,14 @@ def build(
         if any(t == target for t, _, _ in planned):
             raise InputError(f"{seed}: two seeds compile to the same file {target}")
         planned.append((target, doc, _check_clobber(target, force)))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"{out_dir}: cannot create the rubric folder ({exc.strerror or exc})"
+        ) from None
+    for target, _, _ in planned[:1]:
+        check_can_write(target, "rubric files")
     for target, doc, note in planned:
         atomic_write(target, dump_document(doc))
         if report:

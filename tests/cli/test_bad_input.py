@@ -3,6 +3,7 @@ rest of that issue's cases are still to come)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from click.testing import CliRunner, Result
 
 from evaluator.cli import main
 from evaluator.runs.agreement import pearson, spearman
-from tests.helpers import write_csv
+from tests.helpers import REPO, write_csv
 
 
 def run(args: list[str]) -> Result:
@@ -205,3 +206,23 @@ def test_a_header_only_csv_says_it_has_no_rows(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "has a header but no data rows" in result.output
     assert out.read_text(encoding="utf-8").startswith("id,question,answer,")
+
+
+def test_a_markdown_answer_file_is_graded_without_its_headings(tmp_path: Path) -> None:
+    note = tmp_path / "note.md"
+    note.write_text(
+        "---\ntags: [bn]\n---\n# 我的笔记\n\n## Q7\n\n批量归一化对每层输入做标准化。\n", "utf-8"
+    )
+    result = run(["grade", "7", str(note), "--embedder", "hashing", "--json"])
+    assert result.exit_code == 0, result.output
+    evidence = {k["evidence"] for k in json.loads(result.output)["key_points"]}
+    assert evidence == {"批量归一化对每层输入做标准化。"}
+
+
+@pytest.mark.parametrize("where", ["/proc/x", "a-file/sub"])
+def test_rubrics_build_into_an_impossible_folder_is_one_line(tmp_path: Path, where: str) -> None:
+    (tmp_path / "a-file").write_text("x", "utf-8")
+    seed = REPO / "seeds" / "000_7ace44ecab84a0b1.txt"
+    out = where if where.startswith("/") else str(tmp_path / where)
+    line = one_line_error(run(["rubrics", "build", str(seed), "--out", out]))
+    assert "cannot create the rubric folder" in line

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from evaluator.errors import EvaluatorError, InputError, RubricError
+from evaluator.files import check_can_write
 from evaluator.present.summary import RowView, Summary
 from evaluator.rubrics.adhoc import adhoc_rubric
 from evaluator.rubrics.io import load_rubrics
@@ -439,24 +439,6 @@ def _check_resume(options: BatchOptions, now: RunManifest) -> None:
             "how it was made; use --force to start over, or another -o"
         )
     then.check_resume(out, now)
-
-
-def check_can_write(path: Path, what: str) -> None:
-    """Fail now, with one line, when a file cannot be created at `path` (its folder is missing,
-    read-only or not a real folder), rather than after the grading."""
-    folder = path.parent
-    if not folder.exists():
-        raise InputError(f"{folder}: no such directory for {what}")
-    if not folder.is_dir():
-        raise InputError(f"{folder}: not a directory, so it cannot hold {what}")
-    try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".probe")
-    except OSError as exc:
-        raise InputError(
-            f"{path}: cannot create {what} in {folder} ({exc.strerror or exc})"
-        ) from None
-    os.close(fd)
-    Path(probe).unlink(missing_ok=True)
 
 
 def run_batch(
