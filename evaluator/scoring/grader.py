@@ -158,26 +158,28 @@ class Grader:
         """Grades in input order."""
         started = time.perf_counter()
         prepared = [self._prepare(rubric, answer) for rubric, answer in items]
-        # An answer that addresses the grader is graded again without those units and the lower
-        # grade stands: injected text never raises a score, whatever the embeddings make of it.
+        # An answer that addresses the grader is graded again without those units, by the
+        # embeddings and the judge alike, and the lower grade stands: injected text never
+        # raises a score, whatever the embeddings or the judge make of it.
         clean = {i: self._without_injection(p) for i, p in enumerate(prepared) if p.injected}
-        outcomes: list[JudgeOutcome | JudgeError | None] = [None] * len(prepared)
-        todo = [i for i, p in enumerate(prepared) if p.units] if self.judge is not None else []
+        both = prepared + list(clean.values())
+        outcomes: list[JudgeOutcome | JudgeError | None] = [None] * len(both)
+        todo = [i for i, p in enumerate(both) if p.units] if self.judge is not None else []
         # Judge requests go out first, so their network wait overlaps the embedding work.
         with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1))) as pool:
-            futures = {i: pool.submit(self._judge_one, prepared[i]) for i in todo}
-            vectors = self._encode_answers(prepared + list(clean.values()))
+            futures = {i: pool.submit(self._judge_one, both[i]) for i in todo}
+            vectors = self._encode_answers(both)
             embed_ms = (time.perf_counter() - started) * 1000 / max(len(items), 1)
             for i, future in futures.items():
                 outcomes[i] = future.result()
         quotes = self._encode_quotes(outcomes)
+        clean_outcome = {i: outcomes[len(prepared) + n] for n, i in enumerate(clean)}
         grades = []
         for i, p in enumerate(prepared):
             grade = self._grade_one(p, vectors, outcomes[i], embed_ms, quotes)
             if i in clean:
-                c = clean[i]  # with no units left, graded as the empty answer it amounts to
-                judged = outcomes[i] if c.units else None
-                alone = self._grade_one(c, vectors, judged, embed_ms, quotes)
+                # With no units left, it is graded as the empty answer it amounts to.
+                alone = self._grade_one(clean[i], vectors, clean_outcome[i], embed_ms, quotes)
                 grade = min(grade, alone, key=lambda g: g.score)  # a tie keeps the full answer
             grades.append(grade)
         return grades
@@ -524,18 +526,22 @@ class Grader:
             return False
         rv = self._rubric_vectors(rubric)
         k = next(i for i, kp in enumerate(rubric.key_points) if kp.id == result.id)
+        # The quote as a one-sentence answer: its evidence for every key point, so that a quote
+        # stating another point (the concept, quoted for "robustness") is discounted for this one.
         sims = coverage.similarity_matrix(
-            rv.key_points[k : k + 1], quotes[quote][None, :], question=rv.topic[0]
+            rv.key_points, quotes[quote][None, :], question=rv.topic[0]
         )
         recall = coverage.candidate_recall(
-            [content_tokens(result.text)], [content_tokens(quote)], content_tokens(rubric.question)
+            [content_tokens(kp.text) for kp in rubric.key_points],
+            [content_tokens(quote)],
+            content_tokens(rubric.question),
         )
         found = coverage.key_point_evidence(
             sims, recall, cal,
             cross_language=detect_language(quote) != rubric.language,
-            distinct=False,  # one key point, one quote: nothing to compete with
+            distinct=not rubric.from_reference,
         )  # fmt: skip
-        return float(found.strength[0]) >= cal.judge_quote
+        return float(found.strength[k]) >= cal.judge_quote
 
     def _status(self, credit: float) -> Status:
         if credit >= self.calibration.covered:
