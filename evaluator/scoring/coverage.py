@@ -1,12 +1,14 @@
 """Key-point coverage from embeddings and word overlap: pure numpy, no I/O.
 
-Each key point is matched against every answer unit and every window of adjacent units; its
-best match gives a similarity. A lexical feature backs it up, because short-answer graders reward
-the right terms: the share of the key point's content tokens found in the answer. Words the
+Each key point is matched against every answer unit and every window of adjacent units
+(`key_point_evidence`): a candidate's evidence is its similarity plus a lexical term, because
+short-answer graders reward the right terms: the share of the key point's content tokens in
+that candidate (or in the whole answer, for calibrations without `local_recall`). Words the
 question already contains earn nothing (an answer that restates the question has not answered
 it), and the question's direction is removed from the vectors before they are compared, for the
-same reason. Both features belong to one key point, so its credit says whether *it* was covered.
-The embedder's calibration turns them, with the answer's shortness, into credit in [0, 1].
+same reason. For a written rubric, key points compete for candidates and filler is evidence of
+nothing. The embedder's calibration turns the best evidence, with the answer's shortness, into
+credit in [0, 1].
 """
 
 from __future__ import annotations
@@ -21,14 +23,6 @@ import numpy as np
 
 from evaluator.scoring.calibration import Calibration
 from evaluator.text import content_tokens, fold, split_units, visible_length
-
-
-@dataclass(frozen=True)
-class Match:
-    """Best candidate (index into the candidate list) for each row of a query matrix."""
-
-    index: np.ndarray  # (k,) int
-    similarity: np.ndarray  # (k,) float32
 
 
 def demote(vectors: np.ndarray, direction: np.ndarray | None) -> np.ndarray:
@@ -46,20 +40,6 @@ def demote(vectors: np.ndarray, direction: np.ndarray | None) -> np.ndarray:
     d = d / norm
     rest = vectors - np.outer(vectors @ d, d)
     return (rest / np.maximum(np.linalg.norm(rest, axis=1, keepdims=True), 1e-6)).astype(np.float32)
-
-
-def best_matches(
-    queries: np.ndarray, candidates: np.ndarray, question: np.ndarray | None = None
-) -> Match:
-    """Rows are L2-normalised, so the dot product is the cosine similarity.
-
-    With `question`, both sides are compared after `demote` (the similarity the credit uses).
-    """
-    if len(queries) == 0 or len(candidates) == 0:
-        return Match(np.zeros(len(queries), dtype=int), np.zeros(len(queries), dtype=np.float32))
-    sims = demote(queries, question) @ demote(candidates, question).T
-    index = sims.argmax(axis=1)
-    return Match(index, sims[np.arange(len(queries)), index].astype(np.float32))
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,11 @@ vectors are computed once per rubric and cached on disk. Judge calls, when confi
 concurrently in up to `jobs` threads.
 
 Beyond key-point coverage: an answer clearly closer to another question of `compare_with` is
-flagged and capped; a terse answer to a list question earns the items it names; text that
-addresses the grader never raises a score (the answer is also graded without it).
+flagged and capped; a terse answer to a list question earns the items it names; a "pick k"
+group counts only its k best members; text that addresses the grader never raises a score (the
+answer is also graded, and judged, without it); and a judge's covered/partial verdict stands
+only when the answer's words support it (`_supported`). The weighted share of credit becomes
+the score through the calibration's scale.
 """
 
 from __future__ import annotations

@@ -25,17 +25,21 @@ def unit(*values: float) -> np.ndarray:
 # ---------------------------------------------------------------------------- pure functions
 
 
-def test_best_matches_picks_the_most_similar_candidate() -> None:
+PLAIN = Calibration(low=0.0, high=1.0, off_topic=0.1, misconception=0.8)  # similarity alone
+
+
+def test_evidence_picks_the_most_similar_candidate() -> None:
     queries = np.stack([unit(1, 0, 0), unit(0, 1, 0)])
     candidates = np.stack([unit(0, 1, 0.1), unit(1, 0.2, 0), unit(0, 0, 1)])
-    match = coverage.best_matches(queries, candidates)
-    assert match.index.tolist() == [1, 0]
-    assert match.similarity[0] == pytest.approx(1 / math.sqrt(1.04), abs=1e-6)
+    sims = coverage.similarity_matrix(queries, candidates)
+    found = coverage.key_point_evidence(sims, np.zeros_like(sims), PLAIN)
+    assert found.index.tolist() == [1, 0]
+    assert found.strength[0] == pytest.approx(1 / math.sqrt(1.04), abs=1e-6)
 
 
-def test_best_matches_with_no_candidates_is_zero() -> None:
-    match = coverage.best_matches(np.stack([unit(1, 0)]), np.zeros((0, 2), dtype=np.float32))
-    assert match.similarity.tolist() == [0.0]
+def test_evidence_with_no_candidates_is_zero() -> None:
+    sims = coverage.similarity_matrix(np.stack([unit(1, 0)]), np.zeros((0, 2), dtype=np.float32))
+    assert coverage.key_point_evidence(sims, sims, PLAIN).strength.tolist() == [0.0]
 
 
 def test_demote_removes_the_question_direction() -> None:
@@ -49,16 +53,17 @@ def test_demote_removes_the_question_direction() -> None:
     assert float(rest[0] @ rest[1]) == pytest.approx(0.0, abs=1e-6)
 
 
-def test_best_matches_compares_after_demotion() -> None:
+def test_similarities_are_compared_after_demotion() -> None:
     question = unit(1, 0, 0)
     key_point = np.stack([unit(1, 1, 0)])
     restates_question = unit(1, 0, 0.05)  # close to the key point only through the question
     says_the_point = unit(0.2, 1, 0)
     candidates = np.stack([restates_question, says_the_point])
-    assert coverage.best_matches(key_point, candidates).index.tolist() == [1]
-    demoted = coverage.best_matches(key_point, candidates, question=question)
-    assert demoted.index.tolist() == [1]
-    assert demoted.similarity[0] == pytest.approx(1.0, abs=1e-6)
+    plain = coverage.similarity_matrix(key_point, candidates)[0]
+    assert plain[0] > 0.7  # restating the question looks like the point...
+    demoted = coverage.similarity_matrix(key_point, candidates, question=question)[0]
+    assert demoted[0] == pytest.approx(0.0, abs=0.1)  # ...until the question is removed
+    assert demoted[1] == pytest.approx(1.0, abs=1e-6)
 
 
 def test_weighted_score() -> None:
