@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from platformdirs import user_cache_dir
@@ -29,6 +29,7 @@ ENV_VARS = {
     "OPENAI_API_KEY": "judge_api_key",
     "EVALUATOR_MIN_SCORE": "min_score",
     "EVALUATOR_JUDGE_TIMEOUT": "judge_timeout",
+    "EVALUATOR_JUDGE_STYLE": "judge_style",
 }
 
 
@@ -52,6 +53,11 @@ class Settings(BaseModel):
     judge_temperature: float = Field(default=0.0, ge=0, le=2)
     # Combined credit = judge_weight * judge credit + (1 - judge_weight) * embedding credit.
     judge_weight: float = Field(default=0.7, ge=0, le=1)
+    # How much the judge writes: "full" (reasoning, a reason per key point, a comment),
+    # "rationale" (one sentence of reasoning, then verdicts and quotes) or "compact" (verdicts
+    # and quotes only). Replies are the judge's main cost on a CPU: compact was as accurate as
+    # full on the dev subset at 60 % of the tokens (benchmarks/judge_speed.py).
+    judge_style: Literal["full", "rationale", "compact"] = "compact"
     require_judge: bool = False
 
     min_score: float = Field(default=60.0, ge=0, le=100)

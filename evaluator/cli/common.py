@@ -57,6 +57,14 @@ def judge_options(f: F) -> F:
             "The API key is read from OPENAI_API_KEY only (never a flag).",
         ),
         click.option(
+            "--judge-style",
+            type=click.Choice(["full", "rationale", "compact"]),
+            default=None,
+            help="How much the judge writes: full (reasoning and a reason per key point), "
+            "rationale (one sentence) or compact (verdicts and quotes only; fastest). "
+            "Env: EVALUATOR_JUDGE_STYLE.",
+        ),
+        click.option(
             "--require-judge",
             is_flag=True,
             default=None,

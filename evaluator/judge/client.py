@@ -57,6 +57,9 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 NO_KEY = "not-needed"  # local servers ignore the key, but the client insists on one
 MAX_TOKENS = 1024  # room for brief reasoning plus a verdict per key point
+# The compact styles' budget: a Chinese quote and a verdict take ~40-50 tokens per key point; the
+# budget stops a runaway reply long before the timeout (one ran 142 s at "full").
+COMPACT_TOKENS = {"rationale": (112, 64), "compact": (48, 64)}  # (fixed, per key point)
 REASK_ECHO_CHARS = 1200  # the re-ask echoes the bad reply into a 4096-token context
 
 
@@ -99,7 +102,11 @@ class Judge:
                 f"judge model '{self.model}' at {DEFAULT_BASE_URL} needs OPENAI_API_KEY;"
                 " for a local server set OPENAI_BASE_URL"
             )
-        self.prompts = prompts if isinstance(prompts, JudgePrompts) else load_judge_prompts(prompts)
+        self.prompts = (
+            prompts
+            if isinstance(prompts, JudgePrompts)
+            else load_judge_prompts(prompts, settings.judge_style)
+        )
         self.cache = JudgeCache(settings.cache_dir) if settings.use_cache else None
         self._client = self._make_client(key or NO_KEY)
         self._format = "json_schema"  # lowered for good once the server rejects it
@@ -116,8 +123,18 @@ class Judge:
 
     # -- request
 
-    def _generation_params(self) -> dict[str, Any]:
-        return {"temperature": self.settings.judge_temperature, "max_tokens": MAX_TOKENS}
+    def _generation_params(self, rubric: Rubric | None = None) -> dict[str, Any]:
+        return {
+            "temperature": self.settings.judge_temperature,
+            "max_tokens": self._max_tokens(rubric),
+        }
+
+    def _max_tokens(self, rubric: Rubric | None) -> int:
+        budget = COMPACT_TOKENS.get(self.prompts.style)
+        if budget is None or rubric is None:
+            return MAX_TOKENS
+        fixed, per_point = budget
+        return min(MAX_TOKENS, fixed + per_point * len(rubric.key_points))
 
     def cache_key(self, rubric: Rubric, answer: str) -> str:
         return cache_key(
@@ -128,7 +145,7 @@ class Judge:
                 "prompt_digest": self.prompts.digest,
                 "rubric": rubric.content_hash(),
                 "answer": answer,
-                "params": self._generation_params(),
+                "params": self._generation_params(rubric),
                 "limits": [MAX_ANSWER_CHARS, MAX_REFERENCE_CHARS],
             }
         )
@@ -241,8 +258,8 @@ class Judge:
                     model=self.model,
                     # Plain dicts where the SDK wants a TypedDict per role, hence the ignore.
                     messages=messages,  # type: ignore[arg-type]
-                    **self._generation_params(),
-                    **_response_format(mode, rubric),
+                    **self._generation_params(rubric),
+                    **_response_format(mode, rubric, self.prompts.style),
                 )
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
                 if mode != _FORMATS[-1]:
@@ -258,7 +275,8 @@ class Judge:
             choice = response.choices[0]
             text = choice.message.content
             if choice.finish_reason == "length":
-                log.info("judge %s: reply cut off at max_tokens=%d", self.model, MAX_TOKENS)
+                budget = self._max_tokens(rubric)
+                log.info("judge %s: reply cut off at max_tokens=%d", self.model, budget)
             return text, _usage(response)
         raise AssertionError("unreachable")  # the loop returns or raises
 
@@ -295,9 +313,9 @@ def public_base_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
-def _response_format(mode: str, rubric: Rubric) -> dict[str, Any]:
+def _response_format(mode: str, rubric: Rubric, style: str) -> dict[str, Any]:
     if mode == "json_schema":
-        schema = {"name": "judge_reply", "strict": True, "schema": reply_schema(rubric)}
+        schema = {"name": "judge_reply", "strict": True, "schema": reply_schema(rubric, style)}
         return {"response_format": {"type": "json_schema", "json_schema": schema}}
     if mode == "json_object":
         return {"response_format": {"type": "json_object"}}

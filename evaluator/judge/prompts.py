@@ -24,6 +24,12 @@ if TYPE_CHECKING:
     from evaluator.rubrics.model import Rubric
 
 SYSTEM_FILE = "judge_system.txt"
+# The system template per judge_style; they differ only in what the reply must write.
+SYSTEM_FILES = {
+    "full": SYSTEM_FILE,
+    "rationale": "judge_system_rationale.txt",
+    "compact": "judge_system_compact.txt",
+}
 USER_FILE = "judge_user.txt"
 _VERSION_LINE = re.compile(r"#\s*version:\s*(\S+)\s*")
 
@@ -46,14 +52,27 @@ USER_FIELDS = frozenset(
 MAX_ANSWER_CHARS = 2000
 MAX_REFERENCE_CHARS = 1200
 FEEDBACK_LANGUAGE = {"zh": "Simplified Chinese (简体中文)", "en": "English"}
-# Said in the feedback language itself: a small model follows that far more often.
+# Said in the feedback language itself: a small model follows that far more often. Per style:
+# the compact styles leave the free-text fields empty, so they only ask for verbatim quotes.
 LANGUAGE_INSTRUCTION = {
-    "zh": (
-        "请用简体中文写 reasoning、reason 和 comment；"
-        "evidence 必须从学生答案原文中逐字复制（不超过20个字）；"
-        "id 和 verdict 保持英文。只输出 JSON。"
-    ),
-    "en": "Write reasoning, reason and comment in English. Reply with the JSON only.",
+    "full": {
+        "zh": (
+            "请用简体中文写 reasoning、reason 和 comment；"
+            "evidence 必须从学生答案原文中逐字复制（不超过20个字）；"
+            "id 和 verdict 保持英文。只输出 JSON。"
+        ),
+        "en": "Write reasoning, reason and comment in English. Reply with the JSON only.",
+    },
+    "rationale": {
+        "zh": "reasoning 用简体中文写一句话；evidence 必须从学生答案原文中逐字复制（不超过20个字）；"
+        "id 和 verdict 保持英文。只输出 JSON。",
+        "en": "Write the one-sentence reasoning in English. Reply with the JSON only.",
+    },
+    "compact": {
+        "zh": "evidence 必须从学生答案原文中逐字复制（不超过20个字）；id 和 verdict 保持英文。"
+        "只输出 JSON。",
+        "en": "Reply with the JSON only.",
+    },
 }
 
 
@@ -79,6 +98,7 @@ class PromptTemplate:
 class JudgePrompts:
     system: PromptTemplate
     user: PromptTemplate
+    style: str = "full"  # a key of SYSTEM_FILES
 
     @property
     def version(self) -> str:
@@ -121,14 +141,17 @@ def _read(directory: Path | None, filename: str) -> tuple[str, str]:
         raise PromptError(f"{path}: cannot read prompt template ({exc.strerror or exc})") from None
 
 
-def load_judge_prompts(directory: str | Path | None = None) -> JudgePrompts:
-    """The bundled templates, or `judge_system.txt` + `judge_user.txt` from `directory`."""
+def load_judge_prompts(directory: str | Path | None = None, style: str = "full") -> JudgePrompts:
+    """The bundled templates, or the style's system template + `judge_user.txt` from
+    `directory`."""
+    if style not in SYSTEM_FILES:
+        raise PromptError(f"unknown judge style '{style}' (one of {', '.join(SYSTEM_FILES)})")
     folder = Path(directory) if directory is not None else None
-    system = parse_template(*_read(folder, SYSTEM_FILE))
+    system = parse_template(*_read(folder, SYSTEM_FILES[style]))
     user = parse_template(*_read(folder, USER_FILE))
     if "answer" not in user.fields:
         raise PromptError(f"{user.name}: the user template must contain ${{answer}}")
-    return JudgePrompts(system=system, user=user)
+    return JudgePrompts(system=system, user=user, style=style)
 
 
 def render_messages(prompts: JudgePrompts, rubric: Rubric, answer: str) -> list[dict[str, str]]:
@@ -147,12 +170,17 @@ def render_messages(prompts: JudgePrompts, rubric: Rubric, answer: str) -> list[
             _clip(normalise_whitespace(answer), MAX_ANSWER_CHARS, "answer truncated")
         ),
         feedback_language=FEEDBACK_LANGUAGE.get(rubric.language, "English"),
-        language_instruction=LANGUAGE_INSTRUCTION.get(rubric.language, LANGUAGE_INSTRUCTION["en"]),
+        language_instruction=_language_instruction(prompts.style, rubric.language),
     )
     return [
         {"role": "system", "content": prompts.system.render()},
         {"role": "user", "content": user},
     ]
+
+
+def _language_instruction(style: str, language: str) -> str:
+    by_language = LANGUAGE_INSTRUCTION.get(style, LANGUAGE_INSTRUCTION["full"])
+    return by_language.get(language, by_language["en"])
 
 
 def _clip(text: str, limit: int, note: str) -> str:

@@ -124,12 +124,28 @@ _REPLY_SCHEMA = _strict(JudgeReply.model_json_schema())
 _VERDICT_SCHEMA = _strict(ReplyVerdict.model_json_schema())
 
 
-def reply_schema(rubric: Rubric) -> dict[str, Any]:
+# The free-text fields each reply style leaves out of the schema. A small model does not leave a
+# field empty because the prompt says so; a constrained decoder cannot write a field the schema
+# does not have, and replies are the judge's main cost on a CPU.
+_LEFT_OUT = {
+    "full": ((), ()),
+    "rationale": (("comment",), ("reason",)),
+    "compact": (("reasoning", "comment"), ("reason",)),
+}
+
+
+def reply_schema(rubric: Rubric, style: str = "full") -> dict[str, Any]:
     """The strict reply schema, narrowed to this rubric: `key_points` has exactly one required
-    property per key point id, and misconceptions are an enum of the rubric's ids. Only the
-    portable subset of JSON Schema (no length or count limits)."""
+    property per key point id, and misconceptions are an enum of the rubric's ids; the style's
+    free-text fields left out. Only the portable subset of JSON Schema (no length or count
+    limits)."""
     schema = copy.deepcopy(_REPLY_SCHEMA)
     verdict = copy.deepcopy(_VERDICT_SCHEMA)
+    top, per_point = _LEFT_OUT[style]
+    for node, names in ((schema, top), (verdict, per_point)):
+        for name in names:
+            node["properties"].pop(name)
+            node["required"].remove(name)
     defs = schema.setdefault("$defs", {})
     defs.pop("ReplyKeyPoint", None)
     defs.update(verdict.pop("$defs", {}))

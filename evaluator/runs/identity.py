@@ -51,7 +51,7 @@ def judge_fingerprint(settings: Settings) -> dict[str, object] | None:
         return None
     from evaluator.judge.prompts import load_judge_prompts  # light: text files only
 
-    prompts = load_judge_prompts()
+    prompts = load_judge_prompts(style=settings.judge_style)
     return {
         "model": settings.judge_model,
         "base_url": settings.judge_base_url,

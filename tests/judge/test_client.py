@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from evaluator.errors import EvaluatorError, JudgeError
 from evaluator.grade import Verdict
@@ -70,6 +70,7 @@ def settings_for(fake: FakeOpenAI | str, tmp_path: Path, **overrides: Any) -> Se
         "use_cache": False,
         "judge_retries": 0,
         "judge_timeout": 10.0,
+        "judge_style": "full",  # these tests read the full reply; styles have their own tests
     }
     values.update(overrides)
     return Settings(**values)
@@ -698,3 +699,54 @@ def test_extract_json_ladder():
 def test_reply_schema_has_no_misconception_enum_when_rubric_has_none(english_rubric):
     schema = reply_schema(english_rubric)
     assert schema["properties"]["misconceptions"]["items"] == {"type": "string"}
+
+
+# ---------------------------------------------------------------------------- reply styles
+
+
+@pytest.mark.parametrize(
+    ("style", "max_tokens", "asks_for"),
+    [
+        ("full", 1024, "reason: at most 12 words"),
+        ("rationale", 112 + 64 * 3, 'comment: always ""'),
+        ("compact", 48 + 64 * 3, 'reasoning and comment: always ""'),
+    ],
+)
+def test_a_reply_style_sets_the_prompt_and_a_budget_per_key_point(
+    fake_openai, tmp_path, rubric, style: str, max_tokens: int, asks_for: str
+) -> None:
+    fake_openai.reply(judge_json(ALL_COVERED))
+    outcome = Judge(settings_for(fake_openai, tmp_path, judge_style=style)).assess(rubric, GOOD)
+    (request,) = fake_openai.chat_requests
+    system = next(m["content"] for m in request.body["messages"] if m["role"] == "system")
+    assert request.body["max_tokens"] == max_tokens  # the rubric has 3 key points
+    assert asks_for in system
+    # The version names both templates when they differ (system style + user).
+    expected = "judge-v2" if style == "full" else f"judge-v2-{style}+judge-v2"
+    assert outcome.info.prompt_version == expected
+
+
+def test_an_unknown_style_is_refused_in_one_line(tmp_path) -> None:
+    with pytest.raises(ValidationError, match="judge_style"):
+        Settings(judge_model="m", judge_base_url="http://127.0.0.1:1/v1", judge_style="verbose")
+
+
+@pytest.mark.parametrize(
+    ("style", "top", "per_point"),
+    [
+        ("full", {"reasoning", "comment"}, {"evidence", "reason", "verdict"}),
+        ("rationale", {"reasoning"}, {"evidence", "verdict"}),
+        ("compact", set(), {"evidence", "verdict"}),
+    ],
+)
+def test_compact_styles_leave_free_text_out_of_the_schema(
+    rubric, style: str, top: set[str], per_point: set[str]
+) -> None:
+    """A small model writes a field the prompt says to leave empty; a constrained decoder cannot
+    write one the schema does not have."""
+    schema = reply_schema(rubric, style)
+    free_text = {"reasoning", "comment"} & set(schema["properties"])
+    assert free_text == top
+    assert set(schema["required"]) == set(schema["properties"])
+    verdict = schema["$defs"]["ReplyVerdict"]
+    assert set(verdict["properties"]) == per_point == set(verdict["required"])
