@@ -92,24 +92,27 @@ class Calibration(BaseModel):
 
     def evidence(
         self,
-        similarity: np.ndarray,
+        base: np.ndarray,
         lexical: np.ndarray | float = 0.0,
         length: float = 0.0,
     ) -> np.ndarray:
-        """z: the similarity plus the weighted lexical and length terms."""
+        """`base` (a similarity, or the evidence a candidate already gives) plus the weighted
+        lexical and length terms. coverage.key_point_evidence adds the lexical term per
+        candidate, the grader the length term per answer."""
         return (
-            np.asarray(similarity, dtype=np.float32)
+            np.asarray(base, dtype=np.float32)
             + self.lexical * np.asarray(lexical, dtype=np.float32)
             + self.length * length
         ).astype(np.float32)
 
     def credit(
         self,
-        similarity: np.ndarray,
+        base: np.ndarray,
         lexical: np.ndarray | float = 0.0,
         length: float = 0.0,
     ) -> np.ndarray:
-        return self.ramp(self.evidence(similarity, lexical, length))
+        """Credit in [0, 1]: `ramp` of `evidence`."""
+        return self.ramp(self.evidence(base, lexical, length))
 
     def ramp(self, z: np.ndarray) -> np.ndarray:
         """Credit in [0, 1] for evidence z."""

@@ -82,7 +82,7 @@ def key_point_evidence(
     if cross_language and calibration.cross_language is not None:
         e = (similarity - calibration.cross_language_floor) * calibration.cross_language
     else:
-        e = similarity + calibration.lexical * recall
+        e = calibration.evidence(similarity, recall)
     if distinct:
         best = e.max(axis=0, keepdims=True)
         e = e - calibration.exclusivity * (best - e)

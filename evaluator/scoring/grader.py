@@ -465,7 +465,7 @@ class Grader:
         """Per key point: calibrated credit from similarity and lexical features."""
         rubric, sims, lex = p.rubric, seen.similarity, seen.lexical
         if lex is not None:
-            credit = self.calibration.ramp(seen.strength + self.calibration.length * lex.length)
+            credit = self.calibration.credit(seen.strength, length=lex.length)
             contradicted = lex.contradicted  # opposite verdict on a true/false statement
             credit[contradicted] = 0.0
             # A terse list that names a key point's item earns it (see _named).
