@@ -156,6 +156,13 @@ class OtherQuestion(_Result):
         return f"This reads like an answer to {name} ({title})."
 
 
+def to_study(key_points: list[KeyPointResult]) -> list[KeyPointResult]:
+    """Counted key points not yet covered, weakest first (heaviest first among equals): what the
+    feedback and the terminal tell a student to study next."""
+    todo = [k for k in key_points if k.counted and k.status != Status.COVERED]
+    return sorted(todo, key=lambda k: (k.credit, -k.weight))
+
+
 class Grade(_Result):
     question_id: str
     question_number: int | None = None
@@ -198,6 +205,4 @@ class Grade(_Result):
 
     @property
     def to_study(self) -> list[KeyPointResult]:
-        """Counted key points not yet covered, weakest first."""
-        todo = [k for k in self.key_points if k.counted and k.status != Status.COVERED]
-        return sorted(todo, key=lambda k: (k.credit, -k.weight))
+        return to_study(self.key_points)

@@ -9,6 +9,7 @@ from evaluator.grade import (
     OtherQuestion,
     Status,
     flag_note,
+    to_study,
 )
 
 _WORDS = {
@@ -65,9 +66,7 @@ def compose(
         parts.append(
             f"{w['misconception']}{w['colon']}{w['list'].join(m.text for m in misconceptions)}"
         )
-    todo = sorted(
-        (k for k in key_points if k.status != Status.COVERED), key=lambda k: (k.credit, -k.weight)
-    )
+    todo = to_study(key_points)
     if todo:
         parts.append(f"{w['study']}{w['colon']}{w['list'].join(_name(k) for k in todo[:3])}")
     text = w["sep"].join(parts)
