@@ -28,22 +28,7 @@ from evaluator.runs.batch.sinks import GRADE_COLUMNS, output_header
 from evaluator.runs.batch.table import open_table, resolve_columns
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
-from tests.helpers import EN_GOOD, ZH_GOOD, write_csv, write_rubrics
-
-
-@pytest.fixture
-def rubrics_dir(tmp_path: Path) -> Path:
-    return write_rubrics(tmp_path / "rubrics")
-
-
-@pytest.fixture
-def settings(rubrics_dir: Path, tmp_path: Path) -> Settings:
-    return Settings(embedder="hashing", rubrics=rubrics_dir, cache_dir=tmp_path / "cache")
-
-
-@pytest.fixture
-def grader(settings: Settings) -> Grader:
-    return Grader("hashing", settings=settings)
+from tests.helpers import EN_GOOD, ZH_GOOD, write_csv
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

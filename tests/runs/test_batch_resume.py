@@ -25,18 +25,6 @@ from evaluator.settings import Settings
 from tests.helpers import EN_GOOD, ZH_GOOD, write_csv, write_rubrics
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        embedder="hashing", rubrics=write_rubrics(tmp_path / "rubrics"), cache_dir=tmp_path / "c"
-    )
-
-
-@pytest.fixture
-def grader(settings: Settings) -> Grader:
-    return Grader("hashing", settings=settings)
-
-
 def answers(n: int, seed: int = 5) -> list[list[str]]:
     """Rows with CJK text, multi-line quoted answers, quotes and commas: every kind of byte a
     crash can cut through."""

@@ -22,24 +22,9 @@ from evaluator.runs.check.check import CACHE_FORMAT
 from evaluator.runs.identity import grading_code_digest, grading_context
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
-from tests.helpers import EN_GOOD, TWO_QUESTION_RUBRICS, ZH_GOOD, write_csv, write_rubrics
+from tests.helpers import EN_GOOD, TWO_QUESTION_RUBRICS, ZH_GOOD, write_csv
 
 HEADER = ["id", "question", "answer", "cohort"]
-
-
-@pytest.fixture
-def rubrics_dir(tmp_path: Path) -> Path:
-    return write_rubrics(tmp_path / "rubrics")
-
-
-@pytest.fixture
-def settings(rubrics_dir: Path, tmp_path: Path) -> Settings:
-    return Settings(embedder="hashing", rubrics=rubrics_dir, cache_dir=tmp_path / "cache")
-
-
-@pytest.fixture
-def grader(settings: Settings) -> Grader:
-    return Grader("hashing", settings=settings)
 
 
 @pytest.fixture
