@@ -55,7 +55,7 @@ def _share(grade: Grade) -> float:
     return sum(k.weight * k.credit for k in counted) / total if total else 0.0
 
 
-def _scores(grades: list[Grade], values: np.ndarray) -> np.ndarray:
+def _scores(grades: list[Grade], values: np.ndarray, cap: float) -> np.ndarray:
     """What the grader's `_score` makes of each grade under the scale (KNOTS, values)."""
     out = []
     for g in grades:
@@ -65,12 +65,12 @@ def _scores(grades: list[Grade], values: np.ndarray) -> np.ndarray:
         score = 100 * float(np.interp(_share(g), KNOTS, values))
         score -= sum(h.penalty for h in g.misconceptions)
         if Flag.OFF_TOPIC in g.flags or Flag.ANSWERS_OTHER_QUESTION in g.flags:
-            score = min(score, 10.0)  # Calibration.off_topic_cap
+            score = min(score, cap)
         out.append(round(float(np.clip(score, 0, 100)), 1))
     return np.array(out)
 
 
-def fit_scale(cases: list[GoldenCase], grades: list[Grade]) -> tuple[np.ndarray, int]:
+def fit_scale(cases: list[GoldenCase], grades: list[Grade], cap: float) -> tuple[np.ndarray, int]:
     """Knot scores with the most judged-by-embedding cases in band, kept near the identity."""
     weight = np.array(
         [0.0 if c.level in JUDGE_LEVELS else LEVEL_WEIGHT.get(c.level or "", 1.0) for c in cases]
@@ -79,7 +79,7 @@ def fit_scale(cases: list[GoldenCase], grades: list[Grade]) -> tuple[np.ndarray,
     high = np.array([c.max for c in cases])
 
     def in_band(values: np.ndarray) -> np.ndarray:
-        s = _scores(grades, values)
+        s = _scores(grades, values, cap)
         return (s >= low) & (s <= high)
 
     def objective(values: np.ndarray) -> float:
@@ -118,7 +118,7 @@ def main() -> None:
     unscaled = Grader(embedder, settings=settings, calibration=shape, compare_with=rubrics)
     pairs = [(rubrics.find(c.question), c.answer) for c in cases]
     grades = unscaled.grade_many(pairs)
-    values, best = fit_scale(cases, grades)
+    values, best = fit_scale(cases, grades, shape.off_topic_cap)
     fitted = shape.model_copy(
         update={"scale": tuple((k, float(v)) for k, v in zip(KNOTS, values, strict=True))}
     )
@@ -127,7 +127,7 @@ def main() -> None:
 
     grader = Grader(embedder, settings=settings, calibration=fitted, compare_with=rubrics)
     report = run_golden(cases, rubrics, grader, str(args.cases))
-    predicted = _scores(grades, values)
+    predicted = _scores(grades, values, shape.off_topic_cap)
     real = np.array([r.score for r in report.results])
     if np.max(np.abs(predicted - real)) > 0.11:  # one rounding step
         raise SystemExit("the grader and this script's arithmetic disagree: fix before shipping")
