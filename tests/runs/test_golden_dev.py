@@ -31,7 +31,7 @@ FLOORS = {
     "restate": 6,
     "offtopic": 6,
     "padding": 3,
-    "injection": 3,
+    "injection": 5,
     "misconception": 13,
 }
 
