@@ -34,6 +34,7 @@ from datasets import DATA, DATASETS, load, memo_embedder
 
 from evaluator.grade import Flag, Grade
 from evaluator.rubrics.io import load_rubrics
+from evaluator.rubrics.model import Rubric
 from evaluator.runs.agreement import run
 from evaluator.runs.golden import GoldenCase, read_golden, run_golden
 from evaluator.scoring.calibration import CALIBRATIONS, Calibration
@@ -49,20 +50,18 @@ STEP = 0.01
 STAY_NEAR = 0.5  # in-band answers one unit of distance from the identity is worth
 
 
-def _share(grade: Grade) -> float:
-    counted = [k for k in grade.key_points if k.counted]
-    total = sum(k.weight for k in counted)
-    return sum(k.weight * k.credit for k in counted) / total if total else 0.0
+def _share(rubric: Rubric, grade: Grade) -> float:
+    return rubric.weighted_share({k.id: k.credit for k in grade.key_points})
 
 
-def _scores(grades: list[Grade], values: np.ndarray, cap: float) -> np.ndarray:
+def _scores(graded: list[tuple[Rubric, Grade]], values: np.ndarray, cap: float) -> np.ndarray:
     """What the grader's `_score` makes of each grade under the scale (KNOTS, values)."""
     out = []
-    for g in grades:
+    for rubric, g in graded:
         if Flag.EMPTY in g.flags or all(k.similarity is None for k in g.key_points):
             out.append(0.0)
             continue
-        score = 100 * float(np.interp(_share(g), KNOTS, values))
+        score = 100 * float(np.interp(_share(rubric, g), KNOTS, values))
         score -= sum(h.penalty for h in g.misconceptions)
         if Flag.OFF_TOPIC in g.flags or Flag.ANSWERS_OTHER_QUESTION in g.flags:
             score = min(score, cap)
@@ -70,7 +69,9 @@ def _scores(grades: list[Grade], values: np.ndarray, cap: float) -> np.ndarray:
     return np.array(out)
 
 
-def fit_scale(cases: list[GoldenCase], grades: list[Grade], cap: float) -> tuple[np.ndarray, int]:
+def fit_scale(
+    cases: list[GoldenCase], graded: list[tuple[Rubric, Grade]], cap: float
+) -> tuple[np.ndarray, int]:
     """Knot scores with the most judged-by-embedding cases in band, kept near the identity."""
     weight = np.array(
         [0.0 if c.level in JUDGE_LEVELS else LEVEL_WEIGHT.get(c.level or "", 1.0) for c in cases]
@@ -79,7 +80,7 @@ def fit_scale(cases: list[GoldenCase], grades: list[Grade], cap: float) -> tuple
     high = np.array([c.max for c in cases])
 
     def in_band(values: np.ndarray) -> np.ndarray:
-        s = _scores(grades, values, cap)
+        s = _scores(graded, values, cap)
         return (s >= low) & (s <= high)
 
     def objective(values: np.ndarray) -> float:
@@ -117,8 +118,8 @@ def main() -> None:
 
     unscaled = Grader(embedder, settings=settings, calibration=shape, compare_with=rubrics)
     pairs = [(rubrics.find(c.question), c.answer) for c in cases]
-    grades = unscaled.grade_many(pairs)
-    values, best = fit_scale(cases, grades, shape.off_topic_cap)
+    graded = list(zip([r for r, _ in pairs], unscaled.grade_many(pairs), strict=True))
+    values, best = fit_scale(cases, graded, shape.off_topic_cap)
     fitted = shape.model_copy(
         update={"scale": tuple((k, float(v)) for k, v in zip(KNOTS, values, strict=True))}
     )
@@ -127,7 +128,7 @@ def main() -> None:
 
     grader = Grader(embedder, settings=settings, calibration=fitted, compare_with=rubrics)
     report = run_golden(cases, rubrics, grader, str(args.cases))
-    predicted = _scores(grades, values, shape.off_topic_cap)
+    predicted = _scores(graded, values, shape.off_topic_cap)
     real = np.array([r.score for r in report.results])
     if np.max(np.abs(predicted - real)) > 0.11:  # one rounding step
         raise SystemExit("the grader and this script's arithmetic disagree: fix before shipping")

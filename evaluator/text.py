@@ -204,6 +204,53 @@ def content_tokens(text: str) -> frozenset[str]:
     return frozenset(tokens)
 
 
+# ---------------------------------------------------------------------------- polarity
+
+# A negation and the two characters it governs: "不需要保留 float32" negates 保留, "并不减少" 减少.
+# Words that merely begin with 不 (不同, 不断, 不仅 …) negate nothing.
+_ZH_NEGATION = re.compile(
+    r"(?:并不|并非|不需要|不需|无需|无法|不必|不用|不会|不能|不可|不是|没有|没|未|不"
+    r"(?!同|断|仅|过|少|错|久|管|论|如|然|得不))"
+    r"(?:需要|能够|能|会|要|必|再|一定)?\s*(?P<word>[\u3400-\u9fff]{2})"
+)
+_EN_NEGATION = frozenset({"not", "no", "never", "without", "cannot", "nor"})
+_EN_SKIP = STOPWORDS | {"need", "needs", "necessarily", "always", "really"}
+
+
+def _polarity(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(tokens `text` negates, tokens it states without a negation), as content tokens."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("n't", " not")
+    negated: set[str] = set()
+    for m in _ZH_NEGATION.finditer(text):
+        negated.add(m.group("word"))
+    plain = _ZH_NEGATION.sub(" ", text)
+    words = _LATIN_WORD.findall(plain)
+    kept: list[str] = []
+    governed = False
+    for w in words:
+        if w in _EN_NEGATION:
+            governed = True
+        elif governed and w not in _EN_SKIP:
+            negated.add(_stem(w))
+            governed = False
+        else:
+            kept.append(w)
+    stated = content_tokens(" ".join(kept) + " " + " ".join(_CJK_RUN.findall(plain)))
+    return frozenset(negated), stated - negated
+
+
+def denies(claim: str, statement: str) -> bool:
+    """Whether `claim` states the opposite of `statement` on some word they share: it states
+    what the statement negates ("保留 FP32 主权重" against "不需要保留 FP32 副本") or negates what
+    the statement states ("并不减少运算次数" against "通过减少计算量来加快训练").
+
+    Embeddings cannot see a "not", so a correct sentence that shares a misconception's words
+    would otherwise be taken for it."""
+    claim_neg, claim_pos = _polarity(claim)
+    stmt_neg, stmt_pos = _polarity(statement)
+    return bool((stmt_neg & claim_pos) - claim_neg) or bool((claim_neg & stmt_pos) - stmt_neg)
+
+
 # "列举三种…", "有哪些…", "list three …", "name two …": questions answered by naming items.
 _LIST_QUESTION = re.compile(
     r"列举|列出|有哪些|哪几[种个类]|几种|\blist\b|\bname (?:two|three|four|five|several|some|\d)",

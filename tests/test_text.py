@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from evaluator.grade import Flag
 from evaluator.rubrics.adhoc import adhoc_rubric
 from evaluator.scoring.grader import MAX_UNITS, Grader
@@ -9,6 +11,7 @@ from evaluator.settings import Settings
 from evaluator.text import (
     MAX_UNIT_CHARS,
     content_tokens,
+    denies,
     detect_language,
     is_blank,
     normalise,
@@ -153,3 +156,24 @@ def test_very_long_answer_is_graded_in_bounded_time() -> None:
     assert Flag.TRUNCATED in grade.flags
     assert sum(1 for k in grade.key_points if k.evidence) == 1
     assert grade.score > 90
+
+
+@pytest.mark.parametrize(
+    ("claim", "statement", "expected"),
+    [
+        # States what the statement negates, or negates what it states.
+        ("用 float16 计算、保留 float32 主权重", "混合精度不需要保留 float32 副本", True),
+        ("它并不减少运算次数，而是提高吞吐", "混合精度通过减少运算次数来加快训练", True),
+        ("学生模型不一定超过教师模型", "蒸馏后学生模型一定会超过教师模型", True),
+        ("差别再大也没关系", "源任务和目标任务差别再大也没有关系", False),
+        ("Mixed precision keeps an FP32 master copy.", "It does not need an FP32 copy.", True),
+        ("Dropout is not used at inference.", "Dropout is used at inference too.", True),
+        # The same polarity, or no shared word under a negation: not a denial.
+        ("全部换成 float16，不需要保留 float32", "混合精度不需要保留 float32 副本", False),
+        ("蒸馏后学生模型性能一定超过教师模型", "蒸馏后学生模型一定会超过教师模型", False),
+        ("去除不重要的神经元，主要加快推理", "剪枝能够直接大幅加快训练速度", False),
+        ("不同的优化器效果不同", "Adam 就是 SGD 加上 Momentum", False),
+    ],
+)
+def test_denies(claim: str, statement: str, expected: bool) -> None:
+    assert denies(claim, statement) is expected

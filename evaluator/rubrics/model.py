@@ -47,9 +47,12 @@ class Misconception(_Model):
 
 
 class KeyPointGroup(_Model):
-    """Key points of which any `pick` earn the group in full: the items of "列举三种…" or "name
-    three …". The `pick` best-covered members count toward the score (with their weights); the
-    others are not needed, so an answer that gives exactly the three asked for loses nothing."""
+    """Key points of which any `pick` earn the group: the items of "列举三种…" or "name three …".
+
+    The group is worth its `pick` heaviest members' weights, and an answer earns its `pick`
+    best members (by weight × credit); the others are not needed. With equal weights, any three
+    of the items earn the group in full; a lighter member (an item the question accepts but
+    rates lower, say pruning as a way to speed up training) earns less than a full one."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     label: str = ""
@@ -104,12 +107,36 @@ class Rubric(_Model):
         return self
 
     def not_needed(self, credits: dict[str, float]) -> set[str]:
-        """Key points of a group beyond its `pick` best-credited members (ties: rubric order)."""
+        """Key points of a group beyond its `pick` best members by weight × credit (ties: the
+        heavier, then rubric order)."""
+        weight = {k.id: k.weight for k in self.key_points}
         out: set[str] = set()
         for group in self.groups or []:
-            ranked = sorted(group.key_points, key=lambda i: -credits.get(i, 0.0))
+            ranked = sorted(
+                group.key_points, key=lambda i: (-weight[i] * credits.get(i, 0.0), -weight[i])
+            )
             out.update(ranked[group.pick :])
         return out
+
+    def full_weight(self) -> float:
+        """What a complete answer earns: every ungrouped key point's weight plus each group's
+        `pick` heaviest members'."""
+        weight = {k.id: k.weight for k in self.key_points}
+        grouped = {i for g in self.groups or [] for i in g.key_points}
+        total = sum(w for i, w in weight.items() if i not in grouped)
+        for group in self.groups or []:
+            total += sum(sorted((weight[i] for i in group.key_points), reverse=True)[: group.pick])
+        return total
+
+    def weighted_share(self, credits: dict[str, float]) -> float:
+        """The weighted share (0-1) of the rubric an answer states, given each key point's
+        credit: Σ weight × credit over the counted key points, over `full_weight()`."""
+        surplus = self.not_needed(credits)
+        earned = sum(
+            k.weight * credits.get(k.id, 0.0) for k in self.key_points if k.id not in surplus
+        )
+        total = self.full_weight()
+        return earned / total if total > 0 else 0.0
 
     def content_hash(self) -> str:
         """Stable hash of everything that affects grading (used in cache keys)."""

@@ -94,12 +94,6 @@ def key_point_evidence(
     return KeyPointEvidence(index, e[np.arange(len(e)), index].astype(np.float32))
 
 
-def weighted_score(weights: np.ndarray, credits: np.ndarray) -> float:
-    """100 × Σ wₖcₖ / Σ wₖ."""
-    total = float(np.sum(weights))
-    return 0.0 if total <= 0 else 100.0 * float(np.dot(weights, credits)) / total
-
-
 # ---------------------------------------------------------------------------- lexical features
 
 
@@ -202,10 +196,13 @@ def misconception_matches(
     key_points: np.ndarray,
     calibration: Calibration,
     clauses_from: int | None = None,
+    denied: np.ndarray | None = None,
 ) -> list[MisconceptionMatch]:
     """Misconceptions some unit states more closely than it states any key point.
 
     Rows of `units` from `clauses_from` on are clauses, held to a stricter threshold.
+    `denied[m, u]` marks a unit that says the opposite of misconception m (text.denies): close
+    in embedding space, yet not asserting it.
     """
     if len(misconceptions) == 0 or len(units) == 0:
         return []
@@ -217,6 +214,8 @@ def misconception_matches(
         threshold[clauses_from:] += calibration.misconception_clause_extra
     for m, row in enumerate(mis_sims):
         passing = (row >= threshold) & (row - kp_best >= calibration.misconception_margin)
+        if denied is not None:
+            passing &= ~denied[m]
         if passing.any():
             u = int(np.where(passing, row, -np.inf).argmax())
             hits.append(MisconceptionMatch(m, u, float(row[u])))

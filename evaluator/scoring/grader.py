@@ -47,6 +47,7 @@ from evaluator.settings import Settings
 from evaluator.text import (
     clauses,
     content_tokens,
+    denies,
     detect_language,
     is_blank,
     is_list_question,
@@ -368,7 +369,15 @@ class Grader:
                 evidence=claims[h.unit],
             )
             for h in coverage.misconception_matches(
-                rv.misconceptions, claim_vectors, rv.key_points, cal, len(p.units)
+                rv.misconceptions,
+                claim_vectors,
+                rv.key_points,
+                cal,
+                len(p.units),
+                denied=np.array(
+                    [[denies(c, m.text) for c in claims] for m in rubric.misconceptions],
+                    dtype=bool,
+                ).reshape(len(rubric.misconceptions), len(claims)),
             )
         ]
         # Compared without the question's direction: restating the question earns nothing.
@@ -502,9 +511,7 @@ class Grader:
         topic; 0 when empty."""
         if not p.units:
             return 0.0
-        counted = [r for r in results if r.counted]
-        weights = np.array([r.weight for r in counted], dtype=np.float32)
-        share = coverage.weighted_score(weights, np.array([r.credit for r in counted])) / 100
+        share = p.rubric.weighted_share({r.id: r.credit for r in results})
         score = 100 * self.calibration.scaled(share)
         score -= sum(h.penalty for h in mis_hits)
         if Flag.OFF_TOPIC in flags or Flag.ANSWERS_OTHER_QUESTION in flags:

@@ -79,11 +79,25 @@ def test_a_key_point_belongs_to_one_group_at_most() -> None:
         overfitting(groups=groups)
 
 
-def test_not_needed_are_the_members_beyond_the_best_pick() -> None:
+def test_not_needed_are_the_members_beyond_the_best_pick_by_weighted_credit() -> None:
     rubric = overfitting(pick=2)
     credits = {"k1": 0.9, "k2": 0.1, "k3": 0.8, "k4": 0.8}
-    assert rubric.not_needed(credits) == {"k2", "k4"}  # a tie keeps rubric order (k3 first)
+    # k3 and k4 have the same credit, but k3 weighs 2 against k4's 1.
+    assert rubric.not_needed(credits) == {"k2", "k4"}
+    assert rubric.not_needed({"k1": 1.0, "k2": 1.0, "k3": 0.4, "k4": 1.0}) == {"k3", "k4"}
     assert overfitting(pick=None).not_needed(credits) == set()
+
+
+def test_a_group_is_worth_its_pick_heaviest_members() -> None:
+    rubric = overfitting(pick=3)  # weights 2, 2, 2, 1: the group is worth 6
+    assert rubric.full_weight() == 6
+    assert rubric.weighted_share({"k1": 1, "k2": 1, "k3": 1}) == 1.0
+    # Three items of which one is the lighter one earn less than three full ones...
+    assert rubric.weighted_share({"k1": 1, "k2": 1, "k4": 1}) == pytest.approx(5 / 6)
+    # ...and a fourth item given besides the three full ones costs nothing.
+    assert rubric.weighted_share({"k1": 1, "k2": 1, "k3": 1, "k4": 1}) == 1.0
+    assert overfitting(pick=None).full_weight() == 7
+    assert overfitting(pick=None).weighted_share({"k4": 1}) == pytest.approx(1 / 7)
 
 
 # ---------------------------------------------------------------------------- grading

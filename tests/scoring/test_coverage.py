@@ -66,12 +66,6 @@ def test_similarities_are_compared_after_demotion() -> None:
     assert demoted[1] == pytest.approx(1.0, abs=1e-6)
 
 
-def test_weighted_score() -> None:
-    assert coverage.weighted_score(np.array([3.0, 1.0]), np.array([1.0, 0.0])) == 75.0
-    assert coverage.weighted_score(np.array([1.0, 1.0]), np.array([0.5, 0.5])) == 50.0
-    assert coverage.weighted_score(np.array([]), np.array([])) == 0.0
-
-
 def test_recall_leaves_question_words_out() -> None:
     q = content_tokens("什么是模型蒸馏")
     kp = content_tokens("模型蒸馏用教师模型训练学生模型")

@@ -72,6 +72,18 @@ def test_misconceptions_in_the_right_words_earn_nothing(rubrics: RubricSet, grad
     assert all(k.credit == 0 for k in grade.key_points)
 
 
+def test_a_sentence_that_denies_a_misconception_is_not_taken_for_it(
+    rubrics: RubricSet, grader: Grader
+) -> None:
+    # Shares its words with Q2's m2 ("…不需要保留 float32 副本") but says the opposite.
+    right = "使用混合精度训练，用 float16 计算、保留 float32 主权重，降低显存占用。"
+    grade = grader.grade(rubrics.find("2"), right)
+    assert not grade.misconceptions
+    assert next(k for k in grade.key_points if k.label == "混合精度训练").credit > 0.5
+    wrong = "混合精度训练就是全部换成 float16 计算，不需要保留 float32 的副本。"
+    assert [m.id for m in grader.grade(rubrics.find("2"), wrong).misconceptions] == ["m2"]
+
+
 @pytest.mark.parametrize("question", sorted(PARITY))
 def test_english_content_scores_within_ten_points_of_the_chinese(
     rubrics: RubricSet, grader: Grader, question: str
