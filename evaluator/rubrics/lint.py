@@ -1,6 +1,11 @@
 """Checks on rubric files (`evaluator rubrics lint`): duplicated questions, repeated key points,
 empty sections, weights, and `duplicate_of` links.
 
+Weights are checked against what the question asks (issue #16): duplicate questions weigh their
+shared key points alike; a key point its own note calls marginal or doubtful weighs less than
+its siblings; a "list" question credits naming items, so one item does not outweigh the others
+(nor is one item split into two key points), and a lighter item says why in its note.
+
 Duplicated questions are found from two signals, because neither is enough on its own in a
 templated study document (most questions read "请解释X的概念，并阐述其作用"):
 
@@ -34,7 +39,7 @@ from pydantic import BaseModel, ValidationError
 from evaluator.rubrics.io import default_rubrics_dir, rubric_files, schema_problems
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.rubrics.model import KeyPoint, Rubric, RubricDocument
-from evaluator.text import asked_count, fold
+from evaluator.text import asked_count, fold, is_list_question
 
 __all__ = ["Finding", "lint", "lint_path"]
 
@@ -46,6 +51,18 @@ KEY_POINT_IDENTICAL = 0.9  # text ratio of two key points that say the same thin
 DUPLICATE_MIN_QUESTION = 0.3  # question similarity needed alongside an identical key point
 OVERLAP_KEY_POINT = 0.6  # text ratio of same-label key points that overlap
 OVERLAP_MIN_QUESTION = 0.2  # question similarity needed alongside an overlapping key point
+SHARED_KEY_POINT = 0.75  # text ratio of two duplicates' key points that are the same point
+
+# A note that calls its own key point marginal or doubtful. ("错误" is not among them: notes
+# quote the seed's mistakes, which the key point's text has already corrected.)
+_MARGINAL = re.compile(
+    r"作用有限|帮助有限|收益有限|意义有限|用处有限|不是主要|并非主要|次要|存疑|有争议"
+    r"|\bmarginal\b|\bminor\b|\bbarely\b|\bdoubtful\b|\bquestionable\b|\bof limited\b",
+    re.IGNORECASE,
+)
+# A note that explains a weight ("权重 1，其余各 2"): where a weight is kept, the note says why.
+_EXPLAINS_WEIGHT = re.compile(r"权重|\bweighs?\b|\bweight", re.IGNORECASE)
+_CONCEPT_LABEL = re.compile(r"概念|含义|定义|是什么|concept|definition|what is", re.IGNORECASE)
 
 
 class Finding(BaseModel):
@@ -221,6 +238,7 @@ def _check_rubric(rubric: Rubric, known_ids: set[str]) -> list[Finding]:
             f"key points {k.id} and {m.id} have {same}{labels}: '{_short(k.text, 40)}'",
         )
     findings += _check_groups(rubric)
+    findings += _check_weights(rubric)
     if rubric.duplicate_of is not None:
         if rubric.duplicate_of == rubric.id:
             add("error", "bad-duplicate-of", "duplicate_of points at itself")
@@ -264,6 +282,109 @@ def _check_groups(rubric: Rubric) -> list[Finding]:
             f"and no group: an answer giving exactly {asked} scores at most {best:.0f} "
             f"(add groups: [{{id: g1, key_points: [...], pick: {asked}}}])",
         )
+    return findings
+
+
+def _items(rubric: Rubric) -> list[list[KeyPoint]]:
+    """The lists of items a list question's key points form: each pick group, or (no groups)
+    every key point but the concept's."""
+    by_id = {k.id: k for k in rubric.key_points}
+    if rubric.groups:
+        return [[by_id[i] for i in g.key_points] for g in rubric.groups]
+    if not is_list_question(rubric.question):
+        return []
+    return [[k for k in rubric.key_points if not _CONCEPT_LABEL.search(k.label)]]
+
+
+def _check_weights(rubric: Rubric) -> list[Finding]:
+    """Weights that disagree with the question, or with the key point's own note."""
+    findings: list[Finding] = []
+
+    def add(level: Level, code: str, message: str) -> None:
+        findings.append(Finding(level=level, code=code, rubric_id=rubric.id, message=message))
+
+    lists = _items(rubric)
+    grouped = {k.id for items in lists for k in items}
+    for k in rubric.key_points:
+        if not (k.note and _MARGINAL.search(k.note)):
+            continue
+        siblings = next((items for items in lists if k in items), None)
+        if siblings is None or k.id not in grouped:
+            siblings = [m for m in rubric.key_points if m.id not in grouped]
+        others = [m.weight for m in siblings if m.id != k.id]
+        if others and k.weight >= min(others):
+            add(
+                "warning",
+                "marginal-full-weight",
+                f"{k.id} ({k.label}) weighs {k.weight:g} though its note calls it "
+                f"'{_MARGINAL.search(k.note).group(0)}': weigh it below its siblings "  # type: ignore[union-attr]
+                f"(lightest {min(others):g}) or drop that from the note",
+            )
+    for items in lists:
+        if len(items) < 2:
+            continue
+        weights = sorted(k.weight for k in items)
+        typical = weights[len(weights) // 2]
+        for k in items:
+            if k.weight > typical:
+                add(
+                    "warning",
+                    "list-item-explained",
+                    f"{k.id} ({k.label}) weighs {k.weight:g} where the other items weigh "
+                    f"{typical:g}: a list question credits naming items, not explaining one",
+                )
+            elif (
+                rubric.groups
+                and k.weight < weights[-1]
+                and not (k.note and _EXPLAINS_WEIGHT.search(k.note))
+            ):
+                add(
+                    "warning",
+                    "list-item-lighter",
+                    f"{k.id} ({k.label}) weighs {k.weight:g} where other items weigh "
+                    f"{weights[-1]:g}: items of a list weigh the same unless its note says why",
+                )
+        for k, m in itertools.combinations(items, 2):
+            if k.label and _label_key(k.label) == _label_key(m.label):
+                add(
+                    "warning",
+                    "list-item-explained",
+                    f"{k.id} and {m.id} are both '{k.label}': one item split into two key "
+                    "points counts twice in a list question",
+                )
+    return findings
+
+
+def _check_duplicate_weights(rubrics: list[Rubric]) -> list[Finding]:
+    """Duplicate questions (duplicate_of) weigh the key points they share alike, unless a note
+    of either names the other question to say why they differ."""
+    by_id = {r.id: r for r in rubrics}
+    findings: list[Finding] = []
+    for r in rubrics:
+        other = by_id.get(r.duplicate_of or "")
+        if other is None:
+            continue
+        names = (other.id, f"Q{other.number}", r.id, f"Q{r.number}")
+        for k in r.key_points:
+            match = max(other.key_points, key=lambda m: _ratio(k.text, m.text), default=None)
+            if match is None or k.weight == match.weight:
+                continue
+            same_label = bool(k.label) and _label_key(k.label) == _label_key(match.label)
+            if not same_label and _ratio(k.text, match.text) < SHARED_KEY_POINT:
+                continue
+            notes = f"{k.note or ''} {match.note or ''}"
+            if any(n in notes for n in names):
+                continue
+            findings.append(
+                Finding(
+                    level="warning",
+                    code="duplicate-weights",
+                    rubric_id=r.id,
+                    message=f"{k.id} ({k.label}) weighs {k.weight:g} here but {match.weight:g} "
+                    f"as {other.id}'s {match.id} ({match.label}), of which this question is a "
+                    "duplicate: weigh them alike or say why in a note naming the other question",
+                )
+            )
     return findings
 
 
@@ -314,6 +435,7 @@ def lint(rubrics: RubricSet | Iterable[RubricDocument]) -> list[Finding]:
     for r in all_rubrics:
         findings += _check_rubric(r, known)
     findings += _check_duplicates(all_rubrics)
+    findings += _check_duplicate_weights(all_rubrics)
     order = {r.id: i for i, r in enumerate(all_rubrics)}
     return sorted(findings, key=lambda f: (_SEVERITY[f.level], order.get(f.rubric_id or "", -1)))
 
