@@ -115,7 +115,7 @@ def _min_pass(values: tuple[str, ...]) -> dict[str, float]:
 
 
 @rubrics_group.command("test")
-@click.argument("golden", type=click.Path(path_type=Path))
+@click.argument("golden", type=click.Path(path_type=Path), required=False)
 @click.option(
     "--min-pass",
     multiple=True,
@@ -132,7 +132,7 @@ def _min_pass(values: tuple[str, ...]) -> dict[str, float]:
 @click.pass_context
 def test_command(
     ctx: click.Context,
-    golden: Path,
+    golden: Path | None,
     min_pass: tuple[str, ...],
     as_json: bool,
     jobs: int,
@@ -143,12 +143,15 @@ def test_command(
     \b
     GOLDEN is a JSONL or CSV file of cases: question (number, id or title),
     answer, min and max (the band on 0-100), and optionally level, case and
-    note. Prints in-band counts per level and per question, then every miss
-    with its score, band and strongest evidence. Exits 1 when a case is out of
-    band, or, with --min-pass, when a level falls below its share.
+    note. Without GOLDEN, the golden answers kept beside the rubric files are
+    used (X.golden.jsonl next to X.yaml; the bundled set has one). Prints
+    in-band counts per level and per question, then every miss with its score,
+    band and strongest evidence. Exits 1 when a case is out of band, or, with
+    --min-pass, when a level falls below its share.
 
     \b
     Examples:
+      evaluator rubrics test                  the bundled rubrics' own golden answers
       evaluator rubrics test golden.jsonl
       evaluator rubrics test cases.jsonl --min-pass 0.8 --min-pass excellent=0.95
       evaluator rubrics test golden.csv --rubrics my-course.yaml --json
@@ -158,10 +161,20 @@ def test_command(
     from evaluator.runs.golden import read_golden, run_golden
     from evaluator.scoring.grader import Grader
 
-    cases = read_golden(golden)
+    if golden is not None:
+        sources = [golden]
+    else:
+        from evaluator.rubrics.io import golden_files
+
+        sources = golden_files(settings.rubrics)
+        if not sources:
+            raise click.UsageError(
+                "no GOLDEN file given, and no X.golden.jsonl beside the rubric files in use"
+            )
+    cases = [case for source in sources for case in read_golden(source)]
     rubric_set = command_rubrics(settings)
     grader = Grader.from_settings(settings, compare_with=rubric_set)
-    report = run_golden(cases, rubric_set, grader, str(golden), jobs)
+    report = run_golden(cases, rubric_set, grader, ", ".join(map(str, sources)), jobs)
     failures = report.failed(floors)
     if as_json:
         data = report.model_dump(mode="json")

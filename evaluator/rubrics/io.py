@@ -132,3 +132,17 @@ def load_rubrics(path: str | Path | None = None) -> RubricSet:
     """Load every rubric file in a directory (or one file)."""
     path = Path(path) if path is not None else default_rubrics_dir()
     return RubricSet((load_document(p) for p in rubric_files(path)), origin=str(path))
+
+
+GOLDEN_SUFFIXES = (".golden.jsonl", ".golden.csv")
+
+
+def golden_files(path: str | Path | None = None) -> list[Path]:
+    """The golden answers kept beside a rubric file (`X.golden.jsonl` or `.csv` next to
+    `X.yaml`), for every rubric file of `path` (default: the rubrics in use)."""
+    path = Path(path) if path is not None else default_rubrics_dir()
+    found = []
+    for rubric_file in rubric_files(path):
+        stem = rubric_file.with_suffix("")
+        found += [g for s in GOLDEN_SUFFIXES if (g := stem.with_name(stem.name + s)).is_file()]
+    return found

@@ -63,9 +63,25 @@ def test_every_rubric_is_gradable(doc: RubricDocument) -> None:
 
 
 def test_core_idea_outweighs_peripheral_points(doc: RubricDocument) -> None:
-    # Weights were set by hand: a rubric where every key point weighs the same was not reviewed.
+    # Weights were set by hand: a rubric where every part weighs the same was not reviewed. A
+    # "list three" group is one part, worth its `pick` heaviest items; a question that is only
+    # such a list has one part (issue #16: its items weigh the same).
     for r in doc.rubrics:
-        assert len({k.weight for k in r.key_points}) > 1, r.id
+        weight = {k.id: k.weight for k in r.key_points}
+        grouped = {i for g in r.groups or [] for i in g.key_points}
+        parts = [w for i, w in weight.items() if i not in grouped]
+        for g in r.groups or []:
+            parts.append(sum(sorted((weight[i] for i in g.key_points), reverse=True)[: g.pick]))
+        assert len(parts) == 1 or len(set(parts)) > 1, r.id
+
+
+def test_items_of_a_list_weigh_the_same_unless_a_note_says_why(doc: RubricDocument) -> None:
+    for r in doc.rubrics:
+        weight = {k.id: k for k in r.key_points}
+        for g in r.groups or []:
+            heaviest = max(weight[i].weight for i in g.key_points)
+            lighter = [weight[i] for i in g.key_points if weight[i].weight < heaviest]
+            assert all(k.note and "权重" in k.note for k in lighter), (r.id, g.id)
 
 
 def test_misconceptions_are_not_key_points(doc: RubricDocument) -> None:
@@ -79,10 +95,11 @@ def test_misconceptions_are_not_key_points(doc: RubricDocument) -> None:
 def test_key_point_notes_keep_the_seed_wording_or_say_what_was_added(
     doc: RubricDocument,
 ) -> None:
+    # A note quotes the seed (原文), says what was added (补充) or why a weight stands (权重).
     for r in doc.rubrics:
         for k in r.key_points:
             if k.note is not None:
-                assert k.note.startswith(("原文", "补充")), f"{r.id}.{k.id}: {k.note}"
+                assert k.note.startswith(("原文", "补充", "权重")), f"{r.id}.{k.id}: {k.note}"
                 if k.note.startswith("原文"):
                     assert r.notes, f"{r.id}: a corrected key point needs a reviewer note"
 

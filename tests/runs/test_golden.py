@@ -44,6 +44,16 @@ def test_cases_in_band_pass(rubrics: Path, tmp_path: Path) -> None:
     assert "3/3 in band" in result.output and "✔ passed" in result.output
 
 
+def test_without_golden_the_file_beside_the_rubrics_is_used(rubrics: Path, tmp_path: Path) -> None:
+    (document,) = rubrics.glob("*.yaml")
+    result = run(rubrics)
+    assert result.exit_code == 2 and "no GOLDEN file given" in result.output
+    beside = golden(document.with_name(document.stem + ".golden.jsonl"), cases())
+    result = run(rubrics)
+    assert result.exit_code == 0, result.output
+    assert f"{beside}: 3/3 in band" in result.output
+
+
 def test_a_case_out_of_band_fails_and_is_listed_with_evidence(
     rubrics: Path, tmp_path: Path
 ) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluator.rubrics.io import load_rubrics
+from evaluator.rubrics.io import golden_files, load_rubrics
 from evaluator.runs.golden import read_golden, run_golden
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
@@ -27,12 +27,12 @@ FLOORS = {
     "good-with-extras": 24,
     "english": 6,
     "empty": 8,
-    "partial": 19,
+    "partial": 20,
     "restate": 6,
     "offtopic": 6,
     "padding": 3,
     "injection": 5,
-    "misconception": 13,
+    "misconception": 14,
 }
 
 
@@ -49,3 +49,17 @@ def test_dev_set_levels_do_not_fall_below_today() -> None:
         level: (reached[level], floor) for level, floor in FLOORS.items() if reached[level] < floor
     }
     assert not below, f"levels below their floor (reached, floor): {below}"
+
+
+def test_the_bundled_golden_answers_land_in_their_bands() -> None:
+    """rubrics/llm-training.golden.jsonl: answers written for the bundled rubric's weights
+    (issue #16: what each "list" question asks, lighter items such as pruning), graded as
+    `evaluator rubrics test` grades them with no argument."""
+    (path,) = golden_files(REPO / "rubrics")
+    rubrics = load_rubrics(REPO / "rubrics")
+    grader = Grader("use-multilingual", settings=Settings(use_cache=False), compare_with=rubrics)
+    report = run_golden(read_golden(path), rubrics, grader, str(path))
+    misses = [
+        f"{r.case}: {r.score} not in {r.min:g}-{r.max:g}" for r in report.results if not r.in_band
+    ]
+    assert not misses
