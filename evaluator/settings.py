@@ -29,6 +29,7 @@ ENV_VARS = {
     "OPENAI_API_KEY": "judge_api_key",
     "EVALUATOR_MIN_SCORE": "min_score",
     "EVALUATOR_JUDGE_TIMEOUT": "judge_timeout",
+    "EVALUATOR_JUDGE_STALL_TIMEOUT": "judge_stall_timeout",
     "EVALUATOR_JUDGE_STYLE": "judge_style",
 }
 
@@ -47,8 +48,11 @@ class Settings(BaseModel):
     judge_model: str | None = None
     judge_base_url: str | None = None
     judge_api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
-    # Seconds per judge request. A 1.5B model on 2 busy CPU cores needs 30-130 s (measured).
+    # Seconds a judge request may take in all (a 1.5B model on 2 busy CPU cores needs 10-60 s,
+    # measured), and the longest wait for its next token (first included: a queued request
+    # waits for a free slot).
     judge_timeout: float = Field(default=180.0, gt=0)
+    judge_stall_timeout: float = Field(default=60.0, gt=0)
     judge_retries: int = Field(default=2, ge=0)
     judge_temperature: float = Field(default=0.0, ge=0, le=2)
     # Combined credit = judge_weight * judge credit + (1 - judge_weight) * embedding credit.

@@ -1,8 +1,11 @@
 """A scriptable fake OpenAI-compatible server on 127.0.0.1 for judge tests.
 
 Each POST to /v1/chat/completions takes the next scripted step: a reply, an HTTP error, a
-hang (for timeouts) or a connection dropped mid-response. Every request is recorded with
-its JSON body, headers and arrival time, so tests can check what the client sent.
+hang (for timeouts) or a connection dropped mid-response. A request with "stream": true gets
+the reply as server-sent events, as llama-server and OpenAI send them; a step can then also
+stall after its first chunk or repeat itself until the client gives up (runaway generations).
+Every request is recorded with its JSON body, headers and arrival time, so tests can check
+what the client sent.
 
     def test_x(fake_openai):
         fake_openai.reply('{"key_points": [...]}')
@@ -38,6 +41,8 @@ class Step:
     delay: float = 0.0  # seconds to wait before answering (client timeouts)
     drop: bool = False  # send headers and part of the body, then close the connection
     finish_reason: str = "stop"
+    stall: float = 0.0  # streaming: seconds to go quiet after the first chunk
+    runaway: bool = False  # streaming: after the content, repeat its end until disconnected
 
 
 @dataclass
@@ -123,6 +128,10 @@ class _Handler(BaseHTTPRequestHandler):
         if step.drop:
             self._drop_mid_response()
             return
+        streaming = isinstance(body, dict) and bool(body.get("stream"))
+        if streaming and step.status == 200 and step.body is None:
+            self._stream(step, body)
+            return
         if step.body is not None:
             payload = step.body
         elif step.status == 200:
@@ -144,6 +153,53 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except OSError:
             pass  # the client gave up (timeout tests)
+
+    def _stream(self, step: Step, body: dict[str, Any]) -> None:
+        """The reply as chat.completion.chunk events, a few characters each."""
+
+        def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+            chunk = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": body.get("model", "fake"),
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                **extra,
+            }
+            return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+        content = step.content or ""
+        pieces = [content[i : i + 16] for i in range(0, len(content), 16)] or [""]
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for n, piece in enumerate(pieces):
+                self.wfile.write(
+                    event({"role": "assistant", "content": piece} if n == 0 else {"content": piece})
+                )
+                self.wfile.flush()
+                if n == 0 and step.drop:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if n == 0 and step.stall:
+                    time.sleep(step.stall)
+            while step.runaway:  # until the client hangs up (the write fails)
+                self.wfile.write(event({"content": content[-12:]}))
+                self.wfile.flush()
+                time.sleep(0.002)
+            self.wfile.write(event({}, step.finish_reason))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                usage = {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150}
+                chunk = json.loads(event({})[6:])
+                chunk["choices"], chunk["usage"] = [], usage
+                self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+        except OSError:
+            pass  # the client stopped reading (stall, budget and runaway tests)
+        self.close_connection = True
 
     def _drop_mid_response(self) -> None:
         try:
@@ -218,6 +274,12 @@ class FakeOpenAI:
 
     def drop(self) -> FakeOpenAI:
         return self.push(Step(drop=True))
+
+    def stall(self, content: str, seconds: float) -> FakeOpenAI:
+        return self.push(Step(content=content, stall=seconds))
+
+    def runaway(self, content: str) -> FakeOpenAI:
+        return self.push(Step(content=content, runaway=True))
 
     def next_step(self) -> Step | None:
         with self._lock:

@@ -10,8 +10,14 @@ grader falls back to embeddings; never 0, never a pass).
 
 The candidate answer is untrusted: `prompts` delimits it, `injection` flags attempts to
 instruct the grader whatever the judge says, and `grounding` checks every quote (in a flagged
-answer, credit needs one). HTTP retries (429 with Retry-After, 5xx, timeouts, dropped
-connections) are left to the openai client's own `max_retries`, so nothing retries twice.
+answer, credit needs one).
+
+Replies are streamed (`stream.read_stream`) and abandoned when no token comes for
+`judge_stall_timeout`, when `judge_timeout` (the request's total budget) is spent, or when the
+reply loops. A deterministic request that ran away is never sent again as it was: it is asked
+once more in the compact style with a smaller token budget, then left unscored. Transient
+failures (429 with Retry-After, 5xx, dropped connections) are retried `judge_retries` times
+here, not by the openai client, whose retries would resend a timed-out request unchanged.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from evaluator.judge.reply import (
     parse_reply,
     reply_schema,
 )
+from evaluator.judge.stream import Streamed, read_stream
 from evaluator.rubrics.model import Rubric
 from evaluator.settings import Settings
 from evaluator.text import one_line
@@ -61,6 +68,11 @@ MAX_TOKENS = 1024  # room for brief reasoning plus a verdict per key point
 # budget stops a runaway reply long before the timeout (one ran 142 s at "full").
 COMPACT_TOKENS = {"rationale": (112, 64), "compact": (48, 64)}  # (fixed, per key point)
 REASK_ECHO_CHARS = 1200  # the re-ask echoes the bad reply into a 4096-token context
+FALLBACK_STYLE = "compact"  # how a reply that ran away is asked for again
+FALLBACK_BUDGET = 0.6  # ...with this share of its token budget
+CONNECT_TIMEOUT = 10.0
+RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+MAX_RETRY_DELAY = 60.0  # seconds; a longer Retry-After is capped
 
 
 class JudgeOutcome(BaseModel):
@@ -79,6 +91,10 @@ class JudgeOutcome(BaseModel):
 
 
 _FORMATS = ("json_schema", "json_object", "none")
+
+
+class _RanAway(Exception):
+    """A reply abandoned mid-way: stalled, over its budget, or looping."""
 
 
 class Judge:
@@ -110,27 +126,33 @@ class Judge:
         self.cache = JudgeCache(settings.cache_dir) if settings.use_cache else None
         self._client = self._make_client(key or NO_KEY)
         self._format = "json_schema"  # lowered for good once the server rejects it
+        self._fallback: JudgePrompts | None = None  # compact prompts, loaded on first runaway
 
     def _make_client(self, api_key: str) -> OpenAI:
-        from openai import OpenAI
+        from openai import OpenAI, Timeout
 
+        stall = self.settings.judge_stall_timeout
         return OpenAI(
             base_url=self.base_url,
             api_key=api_key,
-            timeout=self.settings.judge_timeout,
-            max_retries=self.settings.judge_retries,
+            # The read timeout is the stall timeout: the longest wait for the next token.
+            timeout=Timeout(stall, connect=min(stall, CONNECT_TIMEOUT)),
+            max_retries=0,  # retried in _create, never a timed-out request as it was
         )
 
     # -- request
 
-    def _generation_params(self, rubric: Rubric | None = None) -> dict[str, Any]:
+    def _generation_params(
+        self, rubric: Rubric | None = None, prompts: JudgePrompts | None = None
+    ) -> dict[str, Any]:
         return {
             "temperature": self.settings.judge_temperature,
-            "max_tokens": self._max_tokens(rubric),
+            "max_tokens": self._max_tokens(rubric, prompts or self.prompts),
         }
 
-    def _max_tokens(self, rubric: Rubric | None) -> int:
-        budget = COMPACT_TOKENS.get(self.prompts.style)
+    @staticmethod
+    def _max_tokens(rubric: Rubric | None, prompts: JudgePrompts) -> int:
+        budget = COMPACT_TOKENS.get(prompts.style)
         if budget is None or rubric is None:
             return MAX_TOKENS
         fixed, per_point = budget
@@ -221,7 +243,24 @@ class Judge:
 
     def _ask(self, rubric: Rubric, answer: str) -> tuple[JudgeReply, tuple[int | None, int | None]]:
         messages = render_messages(self.prompts, rubric, answer)
-        text, usage = self._complete(messages, rubric)
+        try:
+            text, usage = self._complete(messages, rubric)
+        except _RanAway as first:
+            # Asked again as it was, a deterministic model would run away again: ask for less.
+            fallback = self._fallback_prompts()
+            params = self._generation_params(rubric, fallback)
+            params["max_tokens"] = max(32, int(params["max_tokens"] * FALLBACK_BUDGET))
+            log.info(
+                "judge %s: %s; asking once more in %s style", self.model, first, fallback.style
+            )
+            messages = render_messages(fallback, rubric, answer)
+            try:
+                text, usage = self._complete(messages, rubric, fallback, params)
+            except _RanAway as second:
+                raise JudgeError(
+                    f"judge at {self.public_url} {first}, and again asked for less: {second}"
+                    " (unscored)"
+                ) from None
         try:
             return parse_reply(text, rubric), usage
         except ReplyError as first:
@@ -245,39 +284,84 @@ class Judge:
                     f" re-ask (unscored): {second}"
                 ) from None
 
+    def _fallback_prompts(self) -> JudgePrompts:
+        if self.prompts.style == FALLBACK_STYLE:
+            return self.prompts
+        if self._fallback is None:
+            self._fallback = load_judge_prompts(None, FALLBACK_STYLE)
+        return self._fallback
+
     def _complete(
-        self, messages: list[dict[str, str]], rubric: Rubric
+        self,
+        messages: list[dict[str, str]],
+        rubric: Rubric,
+        prompts: JudgePrompts | None = None,
+        params: dict[str, Any] | None = None,
     ) -> tuple[str | None, tuple[int | None, int | None]]:
-        """One chat completion, walking down the response_format ladder when it is rejected."""
+        """One streamed chat completion, walking down the response_format ladder when it is
+        rejected; raises _RanAway when the reply is abandoned."""
         import openai
 
+        prompts = prompts or self.prompts
+        params = params or self._generation_params(rubric, prompts)
         start = _FORMATS.index(self._format)
         for mode in _FORMATS[start:]:
             try:
-                response = self._client.chat.completions.create(
+                streamed = self._create(
                     model=self.model,
-                    # Plain dicts where the SDK wants a TypedDict per role, hence the ignore.
-                    messages=messages,  # type: ignore[arg-type]
-                    **self._generation_params(rubric),
-                    **_response_format(mode, rubric, self.prompts.style),
+                    messages=messages,
+                    **params,
+                    **_response_format(mode, rubric, prompts.style),
                 )
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
                 if mode != _FORMATS[-1]:
                     log.info("judge %s rejected response_format %s: %s", self.model, mode, exc)
                     continue
                 raise JudgeError(self._describe(exc)) from None
+            except openai.APITimeoutError:
+                stall = self.settings.judge_stall_timeout
+                raise _RanAway(f"sent no token for {stall:g} s") from None
             except openai.OpenAIError as exc:
                 raise JudgeError(self._describe(exc)) from None
             if mode != self._format:
                 self._format = mode  # remember what this server accepts
-            if not response.choices:
-                return None, _usage(response)
-            choice = response.choices[0]
-            text = choice.message.content
-            if choice.finish_reason == "length":
-                budget = self._max_tokens(rubric)
-                log.info("judge %s: reply cut off at max_tokens=%d", self.model, budget)
-            return text, _usage(response)
+            if streamed.stopped == "budget":
+                budget = self.settings.judge_timeout
+                raise _RanAway(f"was still writing after {budget:g} s")
+            if streamed.stopped == "repetition":
+                raise _RanAway("was repeating itself")
+            if streamed.finish_reason == "length":
+                log.info(
+                    "judge %s: reply cut off at max_tokens=%d", self.model, params["max_tokens"]
+                )
+            return streamed.text or None, streamed.usage
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _create(self, **request: Any) -> Streamed:
+        """The streamed reply, retrying transient failures (never a timeout) `judge_retries`
+        times with the server's Retry-After or a short exponential backoff."""
+        import openai
+
+        attempts = self.settings.judge_retries + 1
+        for attempt in range(attempts):
+            try:
+                deadline = time.monotonic() + self.settings.judge_timeout
+                with self._client.chat.completions.create(
+                    **request, stream=True, stream_options={"include_usage": True}
+                ) as stream:
+                    return read_stream(stream, deadline)
+            except openai.APITimeoutError:
+                raise
+            except openai.APIStatusError as exc:
+                if exc.status_code not in RETRY_STATUS or attempt + 1 == attempts:
+                    raise
+                delay = _retry_delay(exc, attempt)
+            except openai.APIConnectionError:
+                if attempt + 1 == attempts:
+                    raise
+                delay = _retry_delay(None, attempt)
+            log.info("judge %s: retrying in %.1f s", self.model, delay)
+            time.sleep(delay)
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _describe(self, exc: Exception) -> str:
@@ -288,8 +372,8 @@ class Judge:
         attempts = self.settings.judge_retries + 1
         tries = f"{attempts} attempt" + ("s" if attempts > 1 else "")
         if isinstance(exc, openai.APITimeoutError):
-            timeout = self.settings.judge_timeout
-            return f"{where} timed out ({timeout:g} s per attempt, {tries})"
+            stall = self.settings.judge_stall_timeout
+            return f"{where} sent no token for {stall:g} s"
         if isinstance(exc, openai.APIConnectionError):
             return f"judge unreachable at {self.public_url}: {_connection_reason(exc)}"
         if isinstance(exc, openai.AuthenticationError):
@@ -322,11 +406,17 @@ def _response_format(mode: str, rubric: Rubric, style: str) -> dict[str, Any]:
     return {}
 
 
-def _usage(response: Any) -> tuple[int | None, int | None]:
-    usage = getattr(response, "usage", None)
-    if usage is None:
-        return None, None
-    return usage.prompt_tokens, usage.completion_tokens
+def _retry_delay(exc: Any, attempt: int) -> float:
+    """The server's Retry-After (seconds or ms), else 0.5 s doubling per attempt."""
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            value = float(str(headers.get(name))) * scale
+        except ValueError:
+            continue
+        if value >= 0:
+            return min(value, MAX_RETRY_DELAY)
+    return min(0.5 * 2**attempt, 8.0)
 
 
 def _add_usage(

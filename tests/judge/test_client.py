@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -315,14 +316,50 @@ def test_429_without_retries_left_is_a_clean_error(fake_openai, tmp_path, rubric
         Judge(settings_for(fake_openai, tmp_path)).assess(rubric, GOOD)
 
 
-def test_timeout_is_a_clean_error(fake_openai, tmp_path, rubric):
-    fake_openai.hang(3)
-    settings = settings_for(fake_openai, tmp_path, judge_timeout=0.3)
+def test_a_silent_server_is_asked_once_more_for_less_then_unscored(fake_openai, tmp_path, rubric):
+    fake_openai.hang(3).hang(3)
+    settings = settings_for(fake_openai, tmp_path, judge_stall_timeout=0.3, judge_retries=2)
     with pytest.raises(JudgeError) as err:
         Judge(settings).assess(rubric, GOOD)
     assert str(err.value) == (
-        f"judge at {fake_openai.base_url} timed out (0.3 s per attempt, 1 attempt)"
+        f"judge at {fake_openai.base_url} sent no token for 0.3 s, and again asked for less:"
+        " sent no token for 0.3 s (unscored)"
     )
+    # Never the same deterministic request twice: the second is compact, with less budget.
+    first, second = (r.body for r in fake_openai.chat_requests)
+    assert second["max_tokens"] < first["max_tokens"]
+    assert second["messages"] != first["messages"]
+
+
+def test_a_reply_that_stalls_midway_is_abandoned_and_asked_for_less(fake_openai, tmp_path, rubric):
+    fake_openai.stall(judge_json(ALL_COVERED), seconds=3).reply(judge_json(ALL_COVERED))
+    settings = settings_for(fake_openai, tmp_path, judge_stall_timeout=0.3)
+    started = time.monotonic()
+    outcome = Judge(settings).assess(rubric, GOOD)
+    assert time.monotonic() - started < 2.5
+    assert outcome.judgements["transfer"].verdict == Verdict.COVERED
+    assert len(fake_openai.chat_requests) == 2
+
+
+def test_a_looping_reply_is_stopped_early_and_asked_for_less(fake_openai, tmp_path, rubric):
+    fake_openai.runaway('{"key_points": {"transfer": {"evidence": "的，的，的，').reply(
+        judge_json(ALL_COVERED)
+    )
+    started = time.monotonic()
+    outcome = Judge(settings_for(fake_openai, tmp_path)).assess(rubric, GOOD)
+    assert time.monotonic() - started < 5  # well before the 10 s budget
+    assert outcome.judgements["transfer"].verdict == Verdict.COVERED
+    first, second = (r.body for r in fake_openai.chat_requests)
+    assert second["max_tokens"] < first["max_tokens"]
+
+
+def test_a_reply_past_its_total_budget_is_abandoned(fake_openai, tmp_path, rubric):
+    # Tokens keep coming (no stall), but the request's budget runs out.
+    fake_openai.stall(judge_json(ALL_COVERED), seconds=0.8).stall(judge_json(ALL_COVERED), 0.8)
+    settings = settings_for(fake_openai, tmp_path, judge_timeout=0.3, judge_stall_timeout=5)
+    with pytest.raises(JudgeError, match=r"was still writing after 0.3 s, and again asked"):
+        Judge(settings).assess(rubric, GOOD)
+    assert len(fake_openai.chat_requests) == 2
 
 
 def test_connection_refused_is_one_clear_line(tmp_path, rubric):
