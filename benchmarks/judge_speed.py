@@ -6,10 +6,13 @@ one request at a time, against a running judge server (start one with
 `scripts/judge-server start`): every injection, offtopic and restate case, the first 8
 misconception, the first 4 excellent and the first 4 partial cases (34 answers; injected
 answers are judged twice, with and without their injection). Reported per style: seconds per
-judge call, completion tokens per call, and answers in band per level.
+judge call, answers per minute, completion tokens per call, and answers in band per level.
+`--jobs` sends that many requests at once (give the server as many slots: `scripts/judge-server
+start --slots 4`); `--take` caps the subset per level for a quicker run.
 
     nice .venv/bin/python benchmarks/judge_speed.py --base-url http://127.0.0.1:PORT/v1
     nice .venv/bin/python benchmarks/judge_speed.py --base-url URL --style compact --style full
+    nice .venv/bin/python benchmarks/judge_speed.py --base-url URL --style compact --jobs 1 --jobs 2 --jobs 4
 """
 
 from __future__ import annotations
@@ -39,12 +42,12 @@ TAKE = {
 }
 
 
-def subset(cases: list[GoldenCase]) -> list[GoldenCase]:
+def subset(cases: list[GoldenCase], cap: int | None = None) -> list[GoldenCase]:
     taken: Counter[str] = Counter()
     out = []
     for case in cases:
         level = case.level or ""
-        if taken[level] < TAKE.get(level, 0):
+        if taken[level] < min(TAKE.get(level, 0), cap or 99):
             taken[level] += 1
             out.append(case)
     return out
@@ -55,24 +58,30 @@ def main() -> None:
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--model", default="judge")
     parser.add_argument("--style", action="append", choices=STYLES)
+    parser.add_argument("--jobs", action="append", type=int, help="concurrent requests (repeat)")
+    parser.add_argument("--take", type=int, help="at most this many answers per level")
     args = parser.parse_args()
     rubrics = load_rubrics()
-    cases = subset(read_golden(DATA / "cases-dev.jsonl"))
+    cases = subset(read_golden(DATA / "cases-dev.jsonl"), args.take)
     levels = list(dict.fromkeys(c.level or "" for c in cases))
     print(
         f"{len(cases)} answers: "
         + ", ".join(f"{lv} {sum(c.level == lv for c in cases)}" for lv in levels)
     )
-    print("| style | s / call | tokens / call | calls | all in band | " + " | ".join(levels) + " |")
-    print("|---|---|---|---|---|" + "---|" * len(levels))
-    for style in args.style or STYLES:
+    print(
+        "| style | jobs | s / call | answers / min | tokens / call | calls | all in band | "
+        + " | ".join(levels)
+        + " |"
+    )
+    print("|---|---|---|---|---|---|---|" + "---|" * len(levels))
+    for style, jobs in ((s, j) for s in args.style or STYLES for j in args.jobs or [1]):
         settings = Settings(
             judge_model=args.model, judge_base_url=args.base_url, judge_style=style, use_cache=False
         )
         judge = make_judge(settings)
         grader = Grader("use-multilingual", judge=judge, settings=settings, compare_with=rubrics)
         started = time.perf_counter()
-        grades = grader.grade_many([(rubrics.find(c.question), c.answer) for c in cases])
+        grades = grader.grade_many([(rubrics.find(c.question), c.answer) for c in cases], jobs)
         seconds = time.perf_counter() - started
         # Answers the detector flags are judged twice (with and without the injected text).
         calls = len(cases) + sum(bool(injection_spans(c.answer)) for c in cases)
@@ -86,7 +95,8 @@ def main() -> None:
             for lv in levels
         ]
         print(
-            f"| {style} | {seconds / calls:.1f} | {statistics.median(tokens) if tokens else 0:.0f} | "
+            f"| {style} | {jobs} | {seconds / calls:.1f} | {60 * len(cases) / seconds:.1f} | "
+            f"{statistics.median(tokens) if tokens else 0:.0f} | "
             f"{calls} | {sum(hit)}/{len(cases)} | " + " | ".join(per_level) + " |",
             flush=True,
         )

@@ -169,6 +169,9 @@ class Grader:
         both = prepared + list(clean.values())
         outcomes: list[JudgeOutcome | JudgeError | None] = [None] * len(both)
         todo = [i for i, p in enumerate(both) if p.units] if self.judge is not None else []
+        # One rubric's requests back to back: they share the prompt's static prefix
+        # (instructions, then the rubric), which the server keeps in its cache.
+        todo.sort(key=lambda i: both[i].rubric.id)
         # Judge requests go out first, so their network wait overlaps the embedding work.
         with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1))) as pool:
             futures = {i: pool.submit(self._judge_one, both[i]) for i in todo}
