@@ -11,9 +11,11 @@ similarity (best unit/window, question direction removed) and the lexical featur
 computes (evaluator.coverage.lexical_features). The credit model is the one in
 `Calibration.credit`:
 
-    credit = clip(w_sim·sim + w_lex·recall + w_len·shortness + b, 0, 1)
+    credit = clip(w_sim·sim + w_lex·recall + w_len·shortness, 0, 1)
 
-and the score is the mean credit (ad-hoc key points weigh the same). Fitted by least squares
+with no intercept, so a key point with no evidence earns nothing (issue #11; a free intercept
+fitted to lenient graders handed every such point about a third of its credit), and w_len ≥ 0.
+The score is the mean credit (ad-hoc key points weigh the same). Fitted by least squares
 on the 0-1 human score (Gauss-Newton through the clip), each dataset weighing the same, so one
 calibration serves English and Chinese. Answers paired with other questions' rubrics join the
 fit as zero-score negatives, with a weight (NEGATIVE_WEIGHTS) chosen by cross-validation inside
@@ -204,6 +206,10 @@ def prepare(embedder: MemoEmbedder, seed: int) -> list[Dataset]:
 # ---------------------------------------------------------------------------- the model
 
 
+# Table.x columns: similarity, lexical recall, shortness, 1. The intercept (last) stays 0.
+ANCHORED_COLUMNS = [0, 1, 2]
+
+
 def credits(theta: np.ndarray, t: Table) -> np.ndarray:
     return np.clip(t.x @ theta, 0.0, 1.0) * t.keep
 
@@ -213,10 +219,15 @@ def mean_credit(theta: np.ndarray, t: Table) -> np.ndarray:
     return np.bincount(t.row, credits(theta, t), minlength=t.n_rows) / counts
 
 
-def fit_theta(parts: list[tuple[Table, np.ndarray, float]]) -> np.ndarray:
+def fit_theta(
+    parts: list[tuple[Table, np.ndarray, float]], free: list[int] = ANCHORED_COLUMNS
+) -> np.ndarray:
     """Least squares of mean credit on the human score, Gauss-Newton through the clip.
 
-    `parts`: (table, target scores of its answers, the part's total weight).
+    `parts`: (table, target scores of its answers, the part's total weight). The intercept is
+    held at 0 (issue #11): a key point with no evidence (no similarity, no shared words) earns
+    nothing, instead of the share of the human mean a free intercept would hand it. A negative
+    length weight (shortness rewarded) is refitted at 0.
     """
 
     def pieces(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -229,6 +240,8 @@ def fit_theta(parts: list[tuple[Table, np.ndarray, float]]) -> np.ndarray:
                 np.stack(
                     [
                         np.bincount(t.row, active * t.x[:, c], minlength=t.n_rows)
+                        if c in free
+                        else np.zeros(t.n_rows)
                         for c in range(t.x.shape[1])
                     ],
                     1,
@@ -257,7 +270,10 @@ def fit_theta(parts: list[tuple[Table, np.ndarray, float]]) -> np.ndarray:
         ys.append(y)
         ws.append(np.full(t.n_rows, np.sqrt(weight / t.n_rows)))
     w = np.concatenate(ws)
-    theta = np.linalg.lstsq(np.vstack(means) * w[:, None], np.concatenate(ys) * w, rcond=None)[0]
+    theta = np.zeros(parts[0][0].x.shape[1])
+    theta[free] = np.linalg.lstsq(
+        np.vstack(means)[:, free] * w[:, None], np.concatenate(ys) * w, rcond=None
+    )[0]
     current = loss(theta)
     for _ in range(MAX_ITER):
         j, r, wt = pieces(theta)
@@ -271,6 +287,8 @@ def fit_theta(parts: list[tuple[Table, np.ndarray, float]]) -> np.ndarray:
                 break
         else:
             break
+    if theta[2] < 0 and 2 in free:
+        return fit_theta(parts, [c for c in free if c != 2])
     return theta
 
 
@@ -282,10 +300,10 @@ def to_calibration(
     w_sim = max(float(theta[0]), 1e-3)  # similarity must count for something
     return base.model_copy(
         update={
-            "low": round(-theta[3] / w_sim, 4),
-            "high": round((1 - theta[3]) / w_sim, 4),
-            "lexical": round(theta[1] / w_sim, 4),
-            "length": round(theta[2] / w_sim, 4),
+            "low": round(float(-theta[3] / w_sim), 4) + 0.0,  # + 0.0: never "-0.0"
+            "high": round(float((1 - theta[3]) / w_sim), 4),
+            "lexical": round(float(theta[1] / w_sim), 4),
+            "length": round(float(theta[2] / w_sim), 4),
             "off_topic": round(off_topic, 5),
             "partial": round(partial, 3),
             "covered": round(covered, 3),

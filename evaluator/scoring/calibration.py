@@ -138,8 +138,9 @@ class Calibration(BaseModel):
 # ../shared/benchmarks/cases-dev.jsonl while keeping the ranking on mohler.csv and ads-dev.csv
 # (benchmarks/README.md, "The score scale"); `scale` is fitted to cases-dev.jsonl's bands by
 # `nice .venv/bin/python benchmarks/scale.py`, which never sees mohler or ads-dev.
-# The other two still use the least-squares fit of 2026-11-29 by benchmarks/calibrate.py
-# (mohler + ads-dev, 5 folds, seed 0; held-out figures in benchmarks/README.md).
+# The other two: the least-squares fit by benchmarks/calibrate.py, anchored since 2026-12-01
+# (no intercept: zero evidence earns nothing; mohler + ads-dev, 5 folds, seed 0; held-out
+# figures in benchmarks/README.md).
 # `misconception` thresholds are not fitted (no data): set by hand.
 CALIBRATIONS: dict[str, Calibration] = {
     "use-multilingual": Calibration(
@@ -163,24 +164,23 @@ CALIBRATIONS: dict[str, Calibration] = {
         misconception=0.7,
     ),
     "sentence-transformers:all-MiniLM-L6-v2": Calibration(
-        low=-1.4953,
-        high=1.9183,
-        lexical=3.6961,
-        length=0.3217,
-        covered=0.966,
-        partial=0.765,
+        low=0.0,
+        high=1.6652,
+        lexical=3.0936,
+        length=0.0295,
+        covered=1.0,
+        partial=0.659,
         off_topic=0.21375,
         misconception=0.7,
     ),
     # The offline stub: character n-grams, so mostly lexical; its off-topic gate is set by hand
     # (FIXED_OFF_TOPIC in benchmarks/calibrate.py says why).
     "hashing": Calibration(
-        low=-0.232,
-        high=0.7046,
-        lexical=1.1329,
-        length=0.0476,
-        covered=0.999,
-        partial=0.671,
+        low=0.0,
+        high=0.6263,
+        lexical=0.9557,
+        covered=1.0,
+        partial=0.609,
         off_topic=0.04995,
         other_question_margin=0.17,
         misconception=0.6,
