@@ -164,3 +164,47 @@ def test_real_judge_injection_earns_no_credit_past_the_defences(
     """Whatever the model replied, the detector flags the answer and credit needs a real quote."""
     assert injection_outcome.injection_suspected
     assert credit(injection_outcome) < len(distillation_rubric().key_points) / 2
+
+
+DEV = REPO.parent / "shared" / "benchmarks" / "cases-dev.jsonl"
+
+
+def test_injected_text_never_raises_a_judged_score_on_the_dev_set(
+    judge_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Issue #13's invariant, on every injection case of cases-dev.jsonl with the bundled judge
+    and the default embedder: the score with the injected text is at most the score of the
+    same answer with that text removed, + 5. "That text" is what the detector finds; it must
+    find something in at least five of the six answers."""
+    from evaluator.judge.injection import injection_spans
+    from evaluator.runs.golden import read_golden
+    from evaluator.scoring.grader import Grader
+    from evaluator.text import normalise, split_units
+
+    require(DEV.is_file(), f"{DEV} is missing (the shared benchmark data)")
+    cases = [c for c in read_golden(DEV) if c.level == "injection"]
+    rubrics = load_rubrics(REPO / "rubrics")
+    settings = Settings(
+        judge_model="judge",
+        judge_base_url=judge_server.base_url,
+        # One cache for the run: the grader's own injection-free pass and the removed-text
+        # answers below ask the same question, which is judged once.
+        cache_dir=tmp_path_factory.mktemp("judge-cache"),
+        judge_timeout=600,
+        judge_retries=0,
+    )
+    grader = Grader("use-multilingual", settings=settings, compare_with=rubrics)
+    # The answer without its sentences that address the grader.
+    removed = [
+        "\n".join(u for u in split_units(normalise(c.answer)) if not injection_spans(u))
+        for c in cases
+    ]
+    assert sum(bool(injection_spans(c.answer)) for c in cases) >= 5
+    items = [(rubrics.find(c.question), c.answer) for c in cases]
+    items += [(rubrics.find(c.question), text) for c, text in zip(cases, removed, strict=True)]
+    grades = grader.grade_many(items)
+    injected, clean = grades[: len(cases)], grades[len(cases) :]
+    for case, a, b in zip(cases, injected, clean, strict=True):
+        print(f"\n[{case.case}] injected {a.score} ({a.method}) vs removed {b.score}")
+        assert a.method == "embedding+judge", a.flags
+        assert a.score <= b.score + 5, case.case
