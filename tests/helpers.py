@@ -9,9 +9,14 @@ import io
 import os
 import re
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evaluator.grade import Grade
+    from evaluator.rubrics.model import Rubric
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -167,3 +172,49 @@ def write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8", **fmt:
     csv.writer(buffer, **fmt).writerows(rows)
     path.write_bytes(buffer.getvalue().encode(encoding))
     return path
+
+
+# ---------------------------------------------------------------------------- practice
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    """Time that moves only when a test says so."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def step(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def fake_grade(rubric: Rubric, score: float, missed: tuple[str, ...] = ()) -> Grade:
+    """A Grade of `score` whose key points in `missed` (ids) were missed, the rest covered."""
+    from evaluator.grade import Grade, KeyPointResult, Status, band_for
+
+    points = [
+        KeyPointResult(
+            id=k.id,
+            label=k.label,
+            text=k.text,
+            weight=k.weight,
+            credit=0.0 if k.id in missed else 1.0,
+            status=Status.MISSED if k.id in missed else Status.COVERED,
+        )
+        for k in rubric.key_points
+    ]
+    return Grade(
+        question_id=rubric.id,
+        question_number=rubric.number,
+        question_title=rubric.title,
+        score=score,
+        band=band_for(score),
+        method="embedding",
+        method_reason="no judge configured",
+        key_points=points,
+        embedder="hashing",
+    )
