@@ -61,7 +61,7 @@ def main() -> None:
 
 def _register() -> None:
     # Imported for their side effect of adding commands to `main`; all are light modules.
-    from . import agreement, batch, check, grade, questions, rubrics  # noqa: F401
+    from . import agreement, batch, check, grade, practice, questions, rubrics  # noqa: F401
 
 
 _register()
