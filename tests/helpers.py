@@ -8,6 +8,8 @@ import importlib.util
 import io
 import os
 import re
+import shutil
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -172,6 +174,44 @@ def write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8", **fmt:
     csv.writer(buffer, **fmt).writerows(rows)
     path.write_bytes(buffer.getvalue().encode(encoding))
     return path
+
+
+# ---------------------------------------------------------------------------- browser
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    require(found is not None, "chromium is not installed (make browser)")
+    assert found is not None
+    return found
+
+
+def run_chromium(binary: str, page: Path, profile: Path, *extra: str) -> tuple[str, list[str]]:
+    """(stdout, console messages) of one headless chromium run on a local file."""
+    proc = subprocess.run(
+        [
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            *extra,
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
+    return proc.stdout, console
 
 
 # ---------------------------------------------------------------------------- practice

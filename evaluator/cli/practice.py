@@ -19,6 +19,7 @@ from . import main
 from .common import (
     command_rubrics,
     embedder_option,
+    json_option,
     judge_options,
     rubrics_option,
     settings_from_flags,
@@ -294,3 +295,69 @@ def _drill(
         number = upcoming.rubric.number or upcoming.rubric.id
         when = screen.when(upcoming.card.due, session.clock(), lang)
         console.print(screen.say("upcoming", lang, number=number, when=when))
+
+
+@main.command("progress")
+@rubrics_option
+@history_option
+@json_option
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the progress as a self-contained HTML page with charts.",
+)
+@now_option
+def progress_command(
+    rubrics: Path | None,
+    history_path: Path | None,
+    as_json: bool,
+    html_path: Path | None,
+    now_text: str | None,
+) -> None:
+    """How your practice is going: per question the last and best score, the trend and the
+    next review; the key points you miss most often; your scores over time.
+
+    \b
+    Attempts graded against an earlier version of a rubric are kept and counted
+    apart ("+2 earlier rubric"), never mixed into the edited question's scores.
+
+    \b
+    Examples:
+      evaluator progress
+      evaluator progress --html progress.html     the same with charts, one file
+      evaluator progress --json                   the data
+    """
+    from evaluator.files import atomic_write, check_can_write
+    from evaluator.runs.practice.progress import build_progress
+    from evaluator.runs.practice.store import History, default_path
+
+    now = _clock(now_text)()
+    rubric_set = command_rubrics(settings_from_flags(rubrics=rubrics))
+    path = history_path or default_path()
+    if html_path is not None:
+        check_can_write(html_path, "the HTML page")
+    attempts = []
+    if path.exists():  # reading never creates a history
+        history = History(path)
+        try:
+            attempts = history.attempts()
+        finally:
+            history.close()
+    progress = build_progress(attempts, rubric_set, now, str(path))
+    if html_path is not None:
+        from evaluator.present.progress_html import render_progress_html
+
+        atomic_write(html_path, render_progress_html(progress))
+    if as_json:
+        click.echo(progress.model_dump_json(indent=2))
+        return
+    from rich.console import Console
+
+    from evaluator.present.progress_text import terminal
+
+    console = Console(highlight=False, soft_wrap=True)
+    terminal(progress, console)
+    if html_path is not None:
+        console.print(f"Wrote {html_path}")

@@ -3,6 +3,7 @@ answers, skips, empty answers, bad question lists and a damaged history file."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +127,43 @@ def test_the_command_line_loads_no_scheduler_until_practice_runs() -> None:
     code = "import sys, evaluator.cli\nprint('fsrs' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def progress(rubrics: Path, history: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(
+        main,
+        ["progress", "--rubrics", str(rubrics), "--history", str(history), *args],
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_progress_before_any_practice_creates_nothing(rubrics: Path, tmp_path: Path) -> None:
+    history = tmp_path / "h.sqlite3"
+    code, out, _ = progress(rubrics, history)
+    assert code == 0 and "No practice yet" in out and "evaluator practice" in out
+    assert not history.exists()
+
+
+def test_progress_text_json_and_html(rubrics: Path, tmp_path: Path) -> None:
+    history = tmp_path / "h.sqlite3"
+    practise(rubrics, history, f"{ZH_ANSWER}\n\n\n不知道\n\nq\n")
+    code, out, err = progress(rubrics, history, "--html", str(tmp_path / "p.html"))
+    assert code == 0, err
+    assert "2 attempts on 2 questions" in out and "2 not started" in out
+    assert "Weakest key points" in out and "Scores over time" in out
+    assert f"Wrote {tmp_path / 'p.html'}" in out
+    page = (tmp_path / "p.html").read_text("utf-8")
+    assert page.count('<circle class="attempt"') == 2
+
+    code, out, _ = progress(rubrics, history, "--json")
+    data = json.loads(out)
+    assert [q["number"] for q in data["questions"]] == [3, 7]
+    assert data["attempts"] == 2 and data["weakest"]
+
+
+def test_progress_on_a_damaged_history_is_one_line(rubrics: Path, tmp_path: Path) -> None:
+    history = tmp_path / "h.sqlite3"
+    history.write_bytes(b"garbage")
+    code, _, err = progress(rubrics, history)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "--reset-history" in err
+    assert history.read_bytes() == b"garbage"
