@@ -129,16 +129,16 @@ def read_answer(lines: _Lines) -> str | None:
 
 def _ask(lines: _Lines, console: Console, lang: Lang) -> str:
     """An answer, or SKIP or QUIT (also at the end of input)."""
-    from evaluator.present.practice_text import say
+    from evaluator.present.practice_text import tell
 
-    console.print(say("instructions", lang), style="dim")
+    tell(console, "instructions", lang, style="dim")
     while True:
         answer = read_answer(lines)
         if answer is None:
             return QUIT
         if answer.strip():
             return answer
-        console.print(say("empty", lang), style="yellow")
+        tell(console, "empty", lang, style="yellow")
 
 
 @main.command("practice")
@@ -222,9 +222,9 @@ def practice_command(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--questions") from None
     history, backup = _open_history(history_path, reset_history, clock())
-    console = Console(highlight=False, soft_wrap=True)  # paths and sentences unbroken
+    console = Console(highlight=False)
     if backup is not None:
-        console.print(screen.say("reset", lang, path=backup))
+        screen.tell(console, "reset", lang, path=backup)
     session = Session(
         history,
         rubrics,
@@ -233,23 +233,20 @@ def practice_command(
         new_limit=new_limit,
         due_only=due_only,
     )
-    console.print(
-        screen.say(
-            "header", lang, due=len(session.due()), new=len(session.new()), total=len(rubrics)
-        ),
-        _grading_line(settings, lang),
-        screen.say("history", lang, path=history.path),
-        sep="\n",
+    screen.tell(
+        console, "header", lang, due=len(session.due()), new=len(session.new()), total=len(rubrics)
     )
+    console.print(_grading_line(settings, lang), soft_wrap=True)
+    screen.tell(console, "history", lang, path=history.path)
     try:
         _drill(session, settings, rubric_set, console, lang)
     except KeyboardInterrupt:
         console.print()
-        console.print(screen.say("saved", lang, n=session.recorded, path=history.path))
+        screen.tell(console, "saved", lang, n=session.recorded, path=history.path)
         sys.exit(130)
     finally:
         history.close()
-    console.print(screen.say("saved", lang, n=session.recorded, path=history.path))
+    screen.tell(console, "saved", lang, n=session.recorded, path=history.path)
 
 
 def _drill(
@@ -271,7 +268,7 @@ def _drill(
             return
         if answer == SKIP:
             session.skip(item)
-            console.print(screen.say("skipped", lang), style="dim")
+            screen.tell(console, "skipped", lang, style="dim")
             continue
         assert answer is not None
         with console.status(screen.say("grading_now", lang)):
@@ -289,12 +286,12 @@ def _drill(
                 return
             break
     console.print()
-    console.print(screen.say("done", lang))
+    screen.tell(console, "done", lang)
     upcoming = session.upcoming()
     if upcoming is not None and upcoming.card is not None:
         number = upcoming.rubric.number or upcoming.rubric.id
         when = screen.when(upcoming.card.due, session.clock(), lang)
-        console.print(screen.say("upcoming", lang, number=number, when=when))
+        screen.tell(console, "upcoming", lang, number=number, when=when)
 
 
 @main.command("progress")
@@ -357,7 +354,7 @@ def progress_command(
 
     from evaluator.present.progress_text import terminal
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False)
     terminal(progress, console)
     if html_path is not None:
-        console.print(f"Wrote {html_path}")
+        console.print(f"Wrote {html_path}", soft_wrap=True)

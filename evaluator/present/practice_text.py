@@ -18,8 +18,8 @@ Lang = Literal["en", "zh"]
 
 MESSAGES: dict[str, dict[Lang, str]] = {
     "header": {
-        "en": "Practice: {due} due, {new} new this session, of {total} questions.",
-        "zh": "练习：本次 {due} 道到期复习，{new} 道新题，共 {total} 道。",
+        "en": "Practice: {due} due, {new} new this session; {total} in play.",
+        "zh": "练习：本次 {due} 道到期复习，{new} 道新题；可练 {total} 道。",
     },
     "grading": {"en": "Graded by: {how}.", "zh": "评分方式：{how}。"},
     "judge": {
@@ -75,6 +75,13 @@ def say(key: str, lang: Lang, **values: object) -> str:
     return MESSAGES[key][lang].format(**values)
 
 
+def tell(
+    console: Console, key: str, lang: Lang, style: str | None = None, **values: object
+) -> None:
+    """One sentence of MESSAGES on its own line, never broken inside a path."""
+    console.print(say(key, lang, **values), style=style, soft_wrap=True)
+
+
 def when(moment: datetime, now: datetime, lang: Lang) -> str:
     """'in 10 min', 'in 3 days (2026-12-04)', '2 hours ago': how far `moment` is from `now`."""
     delta = moment - now
@@ -116,7 +123,7 @@ def result(console: Console, grade: Grade, next_due: datetime, now: datetime, la
     """The grade (the same panel as `evaluator grade`) and when the question comes back."""
     terminal(grade, console)
     number = grade.question_number if grade.question_number is not None else grade.question_id
-    console.print(say("next_review", lang, number=number, when=when(next_due, now, lang)))
+    tell(console, "next_review", lang, number=number, when=when(next_due, now, lang))
 
 
 def reference(console: Console, rubric: Rubric, lang: Lang) -> None:

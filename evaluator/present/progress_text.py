@@ -62,7 +62,10 @@ def _due(q: QuestionProgress, now: datetime) -> Text:
 
 def terminal(progress: Progress, console: Console) -> None:
     if not progress.attempts:
-        console.print(f"No practice yet in {progress.history}: start with `evaluator practice`.")
+        console.print(
+            f"No practice yet in {progress.history}: start with `evaluator practice`.",
+            soft_wrap=True,
+        )
         return
     console.print(
         f"{progress.attempts} attempts on {sum(1 for q in progress.questions if q.attempts)} "

@@ -118,7 +118,7 @@ def test_an_edited_rubric_is_said_to_start_afresh(rubrics: Path, tmp_path: Path)
 def test_chinese_prompts(rubrics: Path, tmp_path: Path) -> None:
     code, out, _ = practise(rubrics, tmp_path / "h.sqlite3", "\nq\n", "--lang", "zh")
     assert code == 0
-    assert "练习：本次 0 道到期复习，4 道新题，共 4 道。" in out
+    assert "练习：本次 0 道到期复习，4 道新题；可练 4 道。" in out
     assert "评分方式：仅语义相似度（未配置评审模型）。" in out
     assert "答案为空：请作答，或输入 s 跳过、q 退出。" in out
 

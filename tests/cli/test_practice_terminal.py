@@ -33,6 +33,8 @@ class Pane:
     def __init__(self, socket: str, env: dict[str, str]) -> None:
         self.socket = socket
         self.env = env
+        self.started = 0
+        self.target = ""
 
     def tmux(self, *args: str) -> str:
         out = subprocess.run(
@@ -45,14 +47,17 @@ class Pane:
         return out.stdout
 
     def start(self, command: str) -> None:
-        # The shell prints the exit code and keeps the pane open so it can be read.
+        # The shell prints the exit code and keeps the pane open so it can be read. Each start is
+        # a new session of the same server (restarting a server on its socket can race).
+        self.started += 1
+        self.target = f"practice{self.started}"
         self.tmux(
-            "new-session", "-d", "-s", "practice", "-x", "110", "-y", "50",
+            "new-session", "-d", "-s", self.target, "-x", "110", "-y", "50",
             f"{command}; echo EXIT:$?; sleep 600",
         )  # fmt: skip
 
     def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-J", "-t", "practice", "-S", "-1000")
+        return self.tmux("capture-pane", "-p", "-J", "-t", self.target, "-S", "-1000")
 
     def wait_for(self, text: str, times: int = 1, timeout: float = 60) -> str:
         """The screen once `text` is on it `times` times (polled, not slept)."""
@@ -66,12 +71,12 @@ class Pane:
 
     def type_lines(self, lines: list[str]) -> None:
         for line in lines:
-            self.tmux("send-keys", "-t", "practice", "-l", line)
-            self.tmux("send-keys", "-t", "practice", "Enter")
-        self.tmux("send-keys", "-t", "practice", "Enter")  # the empty line that ends it
+            self.tmux("send-keys", "-t", self.target, "-l", line)
+            self.tmux("send-keys", "-t", self.target, "Enter")
+        self.tmux("send-keys", "-t", self.target, "Enter")  # the empty line that ends it
 
     def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", "practice", *keys)
+        self.tmux("send-keys", "-t", self.target, *keys)
 
     def stop(self) -> None:
         subprocess.run(
@@ -108,7 +113,7 @@ def test_answer_two_ctrl_c_restart_and_the_due_queue_is_right(pane: Pane, tmp_pa
 
     pane.start(practice_command(rubrics, history, T0.isoformat()))
     screen = pane.wait_for("› ")
-    assert "Practice: 0 due, 4 new this session, of 4 questions." in screen
+    assert "Practice: 0 due, 4 new this session; 4 in play." in screen
     assert "Graded by: embeddings alone (no judge configured)." in screen
     assert "Q3 · new" in screen
 
@@ -139,11 +144,10 @@ def test_answer_two_ctrl_c_restart_and_the_due_queue_is_right(pane: Pane, tmp_pa
     assert attempts[1].answer == Q7_ANSWER[0] and attempts[1].rating == 1  # again: 1 min
     assert attempts[0].due > attempts[1].due
 
-    pane.stop()
     later = T0 + timedelta(days=60)  # both reviews are due by then
     pane.start(practice_command(rubrics, history, later.isoformat()))
     screen = pane.wait_for("› ")
-    assert "Practice: 2 due, 2 new this session, of 4 questions." in screen
+    assert "Practice: 2 due, 2 new this session; 4 in play." in screen
     assert "Q7 · review, due 60 days ago" in screen  # the most overdue first
     pane.keys("s", "Enter")
     pane.wait_for("Q3 · review, due")
@@ -151,3 +155,23 @@ def test_answer_two_ctrl_c_restart_and_the_due_queue_is_right(pane: Pane, tmp_pa
     pane.keys("q", "Enter")
     screen = pane.wait_for("EXIT:")
     assert "Saved 0 attempt(s)" in screen and "EXIT:0" in screen
+
+
+def test_a_pasted_answer_keeps_its_empty_lines(pane: Pane, tmp_path: Path) -> None:
+    """Lines already waiting when an empty line is read are a paste: they belong to the answer."""
+    rubrics = write_rubrics(tmp_path / "rubrics", SEED_SUBSET_RUBRICS)
+    history = tmp_path / "history.sqlite3"
+    pane.start(practice_command(rubrics, history, T0.isoformat()))
+    pane.wait_for("› ")
+    pasted = "数据增强是对原始数据做变换。\n\n例如旋转、裁剪图像。"
+    pane.tmux("set-buffer", pasted)
+    pane.tmux("paste-buffer", "-t", pane.target)
+    pane.wait_for("例如旋转、裁剪图像。")
+    pane.keys("Enter")  # the paste's last line
+    pane.keys("Enter")  # the empty line that ends the answer
+    pane.wait_for("Enter: next question")
+    pane.keys("q", "Enter")
+    assert "EXIT:0" in pane.wait_for("EXIT:")
+    store = History(history)
+    assert [a.answer for a in store.attempts()] == [pasted]
+    store.close()
