@@ -119,4 +119,8 @@ def terminal(progress: Progress, console: Console) -> None:
         filled = round(mean / 100 * BAR_WIDTH)
         bar = Text("█" * filled, style=BAND_STYLE[band_for(mean)])
         bar.append("░" * (BAR_WIDTH - filled), style="dim")
-        console.print(Text.assemble(f"{day:%Y-%m-%d} ", bar, f" {mean:5.1f}  ({count} attempts)"))
+        console.print(
+            Text.assemble(
+                f"{day:%Y-%m-%d} ", bar, f" {mean:5.1f}  ({count} attempt{'s' * (count != 1)})"
+            )
+        )
