@@ -56,6 +56,8 @@ def main() -> None:
       evaluator grade 7 --answer "..."     grade one answer, with feedback
       evaluator batch answers.csv -o out.csv --report report.html
       evaluator check notes/*.md           grade study notes (pre-commit hook)
+      evaluator practice                   drill the questions (spaced repetition)
+      evaluator progress                   how your practice is going
     """
 
 

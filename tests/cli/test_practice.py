@@ -13,7 +13,10 @@ from click.testing import CliRunner
 
 from evaluator.cli import main
 from evaluator.runs.practice.store import History
+from tests.fake_openai import FakeOpenAI, judge_json
 from tests.helpers import SEED_SUBSET_RUBRICS, T0, write_rubrics
+
+pytest_plugins = ["tests.fake_openai"]
 
 ZH_ANSWER = (
     "数据增强是通过对原始数据做变换来生成更多的训练样本。\n例如对图像进行旋转、缩放、随机裁剪。"
@@ -52,6 +55,22 @@ def test_a_piped_session_answers_skips_and_quits(rubrics: Path, tmp_path: Path) 
     [attempt] = store.attempts()
     store.close()
     assert attempt.answer == ZH_ANSWER and attempt.question_id == "llm-training-q3"
+
+
+def test_the_screen_says_when_the_judge_grades(
+    rubrics: Path, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.reply(
+        judge_json(dict.fromkeys(("definition", "examples", "generalisation"), "covered"))
+    )
+    judge = ["--judge-model", "fake-judge", "--judge-base-url", fake_openai.base_url, "--no-cache"]
+    code, out, err = practise(rubrics, tmp_path / "h.sqlite3", f"{ZH_ANSWER}\n\nq\n", *judge)
+    assert code == 0, err
+    assert "Graded by: the LLM judge (fake-judge) with embeddings." in out
+    assert "method: embedding+judge" in out and len(fake_openai.chat_requests) == 1
+    store = History(tmp_path / "h.sqlite3")
+    assert [a.method for a in store.attempts()] == ["embedding+judge"]
+    store.close()
 
 
 def test_an_empty_answer_is_asked_again(rubrics: Path, tmp_path: Path) -> None:
