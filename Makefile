@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 JUDGE_HOME ?= $(HOME)/.cache/answer-evaluator/judge-server
 export JUDGE_HOME
 
-.PHONY: demo test lint format judge-server judge-server-build browser clean
+.PHONY: demo test lint format judge-server judge-server-build browser tmux clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,7 +59,11 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	@fc-list :lang=zh 2>/dev/null | grep -q . || { apt-get update -qq && apt-get install -y -qq fonts-noto-cjk >/dev/null; }
 
-test: lint judge-server-build browser
+# tmux, for the practice session test that types into a real terminal.
+tmux:
+	@command -v tmux >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq tmux >/dev/null; }
+
+test: lint judge-server-build browser tmux
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 clean:

@@ -8,10 +8,17 @@ import importlib.util
 import io
 import os
 import re
+import shutil
+import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evaluator.grade import Grade
+    from evaluator.rubrics.model import Rubric
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -167,3 +174,87 @@ def write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8", **fmt:
     csv.writer(buffer, **fmt).writerows(rows)
     path.write_bytes(buffer.getvalue().encode(encoding))
     return path
+
+
+# ---------------------------------------------------------------------------- browser
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    require(found is not None, "chromium is not installed (make browser)")
+    assert found is not None
+    return found
+
+
+def run_chromium(binary: str, page: Path, profile: Path, *extra: str) -> tuple[str, list[str]]:
+    """(stdout, console messages) of one headless chromium run on a local file."""
+    proc = subprocess.run(
+        [
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            *extra,
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
+    return proc.stdout, console
+
+
+# ---------------------------------------------------------------------------- practice
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    """Time that moves only when a test says so."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def step(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def fake_grade(rubric: Rubric, score: float, missed: tuple[str, ...] = ()) -> Grade:
+    """A Grade of `score` whose key points in `missed` (ids) were missed, the rest covered."""
+    from evaluator.grade import Grade, KeyPointResult, Status, band_for
+
+    points = [
+        KeyPointResult(
+            id=k.id,
+            label=k.label,
+            text=k.text,
+            weight=k.weight,
+            credit=0.0 if k.id in missed else 1.0,
+            status=Status.MISSED if k.id in missed else Status.COVERED,
+        )
+        for k in rubric.key_points
+    ]
+    return Grade(
+        question_id=rubric.id,
+        question_number=rubric.number,
+        question_title=rubric.title,
+        score=score,
+        band=band_for(score),
+        method="embedding",
+        method_reason="no judge configured",
+        key_points=points,
+        embedder="hashing",
+    )

@@ -56,12 +56,14 @@ def main() -> None:
       evaluator grade 7 --answer "..."     grade one answer, with feedback
       evaluator batch answers.csv -o out.csv --report report.html
       evaluator check notes/*.md           grade study notes (pre-commit hook)
+      evaluator practice                   drill the questions (spaced repetition)
+      evaluator progress                   how your practice is going
     """
 
 
 def _register() -> None:
     # Imported for their side effect of adding commands to `main`; all are light modules.
-    from . import agreement, batch, check, grade, questions, rubrics  # noqa: F401
+    from . import agreement, batch, check, grade, practice, questions, rubrics  # noqa: F401
 
 
 _register()

@@ -16,7 +16,7 @@ _STATUS_STYLE = {
     Status.MISSED: ("✘", "red"),
     Status.CONTRADICTED: ("⚠", "bold red"),
 }
-_BAND_STYLE = {
+BAND_STYLE = {
     "excellent": "bold green",
     "good": "green",
     "fair": "yellow",
@@ -36,9 +36,9 @@ def terminal(grade: Grade, console: Console, *, verbose: bool = False) -> None:
         else grade.question_title
     )
     head = Text.assemble(
-        (f"{grade.score:.0f}", _BAND_STYLE[grade.band]),
+        (f"{grade.score:.0f}", BAND_STYLE[grade.band]),
         ("/100  ", "dim"),
-        (grade.band, _BAND_STYLE[grade.band]),
+        (grade.band, BAND_STYLE[grade.band]),
         ("   method: ", "dim"),
         grade.method,
         (f" ({grade.method_reason})", "dim"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import math
 import unicodedata
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from evaluator.present.summary import BANDS, Summary, score_text
@@ -97,6 +98,24 @@ def histogram_svg(summary: Summary) -> str:
     return "".join(parts)
 
 
+def svg_open(svg_id: str, title: str, width: int, height: int) -> str:
+    return (
+        f'<svg id="{svg_id}" class="chart" role="img" xmlns="http://www.w3.org/2000/svg" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
+        f"<title>{_e(title)}</title>"
+    )
+
+
+def score_gridlines(x: Callable[[float], float], top: float, bottom: float) -> str:
+    """Vertical gridlines at scores 0, 20, …, 100, labelled above `top`."""
+    return "".join(
+        f'<line x1="{x(tick):.1f}" y1="{top - 6}" x2="{x(tick):.1f}" y2="{bottom}" '
+        f'stroke="#eef2f6"/><text x="{x(tick):.1f}" y="{top - 10}" font-size="11" '
+        f'text-anchor="middle">{tick}</text>'
+        for tick in range(0, 101, 20)
+    )
+
+
 def questions_svg(summary: Summary, limit: int = 40) -> str:
     rows = summary.question_rows()[:limit]
     label_w, plot_w, row_h, top = 300, 420, 22, 28
@@ -108,16 +127,9 @@ def questions_svg(summary: Summary, limit: int = 40) -> str:
         return x0 + plot_w * score / 100
 
     parts = [
-        f'<svg id="question-means" class="chart" role="img" xmlns="http://www.w3.org/2000/svg" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">',
-        "<title>Mean score per question, with spread</title>",
+        svg_open("question-means", "Mean score per question, with spread", width, height),
+        score_gridlines(x, top, height - 24),
     ]
-    for tick in range(0, 101, 20):
-        parts.append(
-            f'<line x1="{x(tick):.1f}" y1="{top - 6}" x2="{x(tick):.1f}" y2="{height - 24}" '
-            f'stroke="#eef2f6"/><text x="{x(tick):.1f}" y="{top - 10}" font-size="11" '
-            f'text-anchor="middle">{tick}</text>'
-        )
     for i, (qid, title, s) in enumerate(rows):
         y = top + i * row_h + row_h / 2
         label = _clip(title if title == qid else f"{title} [{qid}]", 44)
@@ -143,31 +155,66 @@ def questions_svg(summary: Summary, limit: int = 40) -> str:
     return "".join(parts)
 
 
-def missed_svg(summary: Summary, limit: int = 15) -> str:
-    items = summary.top_missed(limit)
+def share_bars_svg(
+    svg_id: str,
+    title: str,
+    rows: Sequence[tuple[str, str, float, str]],
+    *,
+    group: str,
+    empty: str,
+) -> str:
+    """Horizontal bars of shares in [0, 1], one per (label, tooltip, share, value text) row."""
     label_w, plot_w, row_h, top = 460, 300, 22, 12
     width = label_w + plot_w + 110
-    height = top + row_h * max(len(items), 1) + 12
+    height = top + row_h * max(len(rows), 1) + 12
     parts = [
-        f'<svg id="missed-key-points" class="chart" role="img" '
+        f'<svg id="{svg_id}" class="chart" role="img" '
         f'xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}"><title>Most-missed key points</title>'
+        f'height="{height}"><title>{_e(title)}</title>'
     ]
-    for i, (title, name, count, share) in enumerate(items):
+    for i, (label, tooltip, share, value) in enumerate(rows):
         y = top + i * row_h
-        label = _clip(f"{_clip(title, 24)} — {name}", 70)
         parts.append(
-            f'<g class="missed"><title>{_e(title)} — {_e(name)}: missed by {count:,} '
-            f"({share:.0%} of its graded answers)</title>"
+            f'<g class="{group}"><title>{_e(tooltip)}</title>'
             f'<text x="{label_w - 8}" y="{y + 15}" font-size="12" text-anchor="end">{_e(label)}'
             f'</text><rect x="{label_w}" y="{y + 4}" width="{max(plot_w * share, 1):.1f}" '
             f'height="14" fill="#d64545" rx="2"/><text x="{label_w + plot_w * share + 6:.1f}" '
-            f'y="{y + 15}" font-size="11">{share:.0%} ({count:,})</text></g>'
+            f'y="{y + 15}" font-size="11">{_e(value)}</text></g>'
         )
-    if not items:
-        parts.append(f'<text x="{label_w}" y="{top + 14}" font-size="12">nothing missed</text>')
+    if not rows:
+        parts.append(f'<text x="{label_w}" y="{top + 14}" font-size="12">{_e(empty)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def missed_svg(summary: Summary, limit: int = 15) -> str:
+    rows = [
+        (
+            _clip(f"{_clip(title, 24)} — {name}", 70),
+            f"{title} — {name}: missed by {count:,} ({share:.0%} of its graded answers)",
+            share,
+            f"{share:.0%} ({count:,})",
+        )
+        for title, name, count, share in summary.top_missed(limit)
+    ]
+    return share_bars_svg(
+        "missed-key-points", "Most-missed key points", rows, group="missed", empty="nothing missed"
+    )
+
+
+def page_head(title: str) -> str:
+    """The start of a self-contained page, down to its <h1>: no scripts and no fetches, so it
+    renders offline and cannot run the answer text it shows."""
+    return "".join(
+        [
+            "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>",
+            '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+            "style-src 'unsafe-inline'; img-src data:\">",
+            '<meta name=viewport content="width=device-width, initial-scale=1">',
+            f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+            f"<h1>{_e(title)}</h1>",
+        ]
+    )
 
 
 def _rows_table(summary: Summary) -> str:
@@ -216,13 +263,7 @@ def render_html(summary: Summary, title: str = "Batch grading report", source: s
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return "".join(
         [
-            "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>",
-            # No scripts, no fetches: the page must render offline and cannot run answer text.
-            '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-            "style-src 'unsafe-inline'; img-src data:\">",
-            '<meta name=viewport content="width=device-width, initial-scale=1">',
-            f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
-            f"<h1>{_e(title)}</h1>",
+            page_head(title),
             f"<p class=meta>{_e(source)}{' · ' if source else ''}{when} · method: {_e(methods)}</p>",
             '<div class="cards">',
             *(f'<div class="card">{_e(k)}<b>{_e(v)}</b></div>' for k, v in cards),

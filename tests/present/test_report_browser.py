@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
 import statistics
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ from evaluator.present.html import render_html
 from evaluator.present.summary import MAX_MISSED_KEYS, RowView, Summary
 from evaluator.runs.batch.job import BatchOptions, run_batch
 from evaluator.settings import Settings
-from tests.helpers import EN_GOOD, ZH_GOOD, require, write_csv, write_rubrics
+from tests.helpers import EN_GOOD, ZH_GOOD, chromium, run_chromium, write_csv, write_rubrics
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> </svg></text> & "q"'
 
@@ -126,41 +124,6 @@ def test_table_is_capped_with_a_note(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- browser
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    require(found is not None, "chromium is not installed (make browser)")
-    assert found is not None
-    return found
-
-
-def run_chromium(binary: str, page: Path, profile: Path, *extra: str) -> tuple[str, list[str]]:
-    """(stdout, console messages) of one headless chromium run on a local file."""
-    proc = subprocess.run(
-        [
-            binary,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--enable-logging=stderr",
-            "--v=0",
-            *extra,
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
-    return proc.stdout, console
 
 
 @pytest.mark.browser
