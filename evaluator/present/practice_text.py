@@ -3,6 +3,7 @@ sentences around them, in English or Chinese (`--lang`)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -127,4 +128,9 @@ def result(console: Console, grade: Grade, next_due: datetime, now: datetime, la
 
 
 def reference(console: Console, rubric: Rubric, lang: Lang) -> None:
-    console.print(Panel(rubric.reference_answer, title=say("reference", lang), title_align="left"))
+    from rich.markdown import Markdown
+
+    # Rendered as Markdown so bullets wrap under their text; a line that is not a bullet starts
+    # a paragraph of its own (a plain line would be read as the bullet above continuing).
+    text = re.sub(r"\n(?!\s*[-*•]\s)", "\n\n", rubric.reference_answer.strip())
+    console.print(Panel(Markdown(text), title=say("reference", lang), title_align="left"))
