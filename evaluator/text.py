@@ -204,6 +204,33 @@ def content_tokens(text: str) -> frozenset[str]:
     return frozenset(tokens)
 
 
+# ---------------------------------------------------------------------------- examples
+
+# "如图像旋转、缩放、随机裁剪" / "（如 FGSM、PGD）" / "such as rotation, cropping": the examples a key
+# point offers as alternatives, each of which states it.
+_EXAMPLES = re.compile(
+    r"(?:例如|比如|譬如|诸如|如|such as|e\.g\.,?|for example,?)\s*(?P<items>[^。；;）)]+)",
+    re.IGNORECASE,
+)
+_EXAMPLE_SPLIT = re.compile(r"[、,，/]|\s+or\s+|\s+and\s+|或者|或|以及")
+MAX_EXAMPLE_CHARS = 24
+
+
+MIN_EXAMPLES = 3  # fewer is an aside ("如 FGSM、PGD"), not a list of alternatives
+
+
+def examples(text: str) -> list[str]:
+    """The alternatives `text` lists after 如/例如/such as ("图像旋转", "缩放", "随机裁剪", …), in
+    order; empty unless one list has at least MIN_EXAMPLES of them."""
+    out: list[str] = []
+    for m in _EXAMPLES.finditer(text):
+        items = [i.strip(" 等.") for i in _EXAMPLE_SPLIT.split(m.group("items"))]
+        items = [i for i in items if 2 <= len(i) <= MAX_EXAMPLE_CHARS]
+        if len(items) >= MIN_EXAMPLES:
+            out += [i for i in items if i not in out]
+    return out
+
+
 # ---------------------------------------------------------------------------- polarity
 
 # A negation and the two characters it governs: "不需要保留 float32" negates 保留, "并不减少" 减少.

@@ -13,6 +13,7 @@ from evaluator.text import (
     content_tokens,
     denies,
     detect_language,
+    examples,
     is_blank,
     normalise,
     split_units,
@@ -177,3 +178,14 @@ def test_very_long_answer_is_graded_in_bounded_time() -> None:
 )
 def test_denies(claim: str, statement: str, expected: bool) -> None:
     assert denies(claim, statement) is expected
+
+
+def test_examples_are_a_key_points_listed_alternatives() -> None:
+    assert examples("给出具体的增强方式，如图像旋转、缩放、随机裁剪、添加噪声，或文本的回译。") == [
+        "图像旋转", "缩放", "随机裁剪", "添加噪声", "文本的回译",
+    ]  # fmt: skip
+    assert examples("Formats such as TFRecord, Parquet or WebDataset.") == [
+        "TFRecord", "Parquet", "WebDataset",
+    ]  # fmt: skip
+    # Two items are an aside, not a list of alternatives.
+    assert examples("对抗样本（如 FGSM、PGD）。") == []

@@ -49,6 +49,7 @@ from evaluator.text import (
     content_tokens,
     denies,
     detect_language,
+    examples,
     is_blank,
     is_list_question,
     normalise,
@@ -80,6 +81,11 @@ class _RubricVectors:
     key_points: np.ndarray
     misconceptions: np.ndarray
     topic: np.ndarray  # question and reference answer, one row each
+    # A key point's listed alternatives ("如图像旋转、缩放、随机裁剪" → "图像旋转", …) matched on
+    # their own, and the key point each belongs to: an answer that gives one states the point.
+    # Items alone, not "label：item": a label often restates the question.
+    examples: np.ndarray
+    example_of: list[int]
 
 
 @dataclass
@@ -202,19 +208,27 @@ class Grader:
         if not todo:
             return
         texts: list[str] = []
-        for r in todo.values():
+        owners: dict[str, list[int]] = {}
+        for key, r in todo.items():
             texts += [k.text for k in r.key_points] + [m.text for m in r.misconceptions]
             texts += [r.question, r.reference_answer[:TOPIC_CHARS]]
+            owners[key] = []
+            for i, point in enumerate(r.key_points):
+                for item in examples(point.text):
+                    texts.append(item)
+                    owners[key].append(i)
         matrix = self._rubric_embedder.encode(texts)
         # Bounded: a CSV of 100k inline references must not keep 100k rubrics' vectors.
         for stale in list(self._vectors)[: max(0, len(self._vectors) + len(todo) - MAX_RUBRICS)]:
             del self._vectors[stale]
         start = 0
         for key, r in todo.items():
-            k, m = len(r.key_points), len(r.misconceptions)
-            rows = matrix[start : start + k + m + 2]
-            self._vectors[key] = _RubricVectors(rows[:k], rows[k : k + m], rows[k + m :])
-            start += k + m + 2
+            k, m, x = len(r.key_points), len(r.misconceptions), len(owners[key])
+            rows = matrix[start : start + k + m + 2 + x]
+            self._vectors[key] = _RubricVectors(
+                rows[:k], rows[k : k + m], rows[k + m : k + m + 2], rows[k + m + 2 :], owners[key]
+            )
+            start += k + m + 2 + x
 
     # ------------------------------------------------------------------ steps
 
@@ -385,6 +399,10 @@ class Grader:
         ]
         # Compared without the question's direction: restating the question earns nothing.
         sims = coverage.similarity_matrix(rv.key_points, cand, question=rv.topic[0])
+        if rv.example_of:
+            by_example = coverage.similarity_matrix(rv.examples, cand, question=rv.topic[0])
+            for row, owner in zip(by_example, rv.example_of, strict=True):
+                sims[owner] = np.maximum(sims[owner], row)
         key_texts = [k.text for k in rubric.key_points]
         lex = coverage.lexical_features(key_texts, rubric.question, p.answer, p.units)
         if cal.local_recall:  # a key point is stated somewhere: its words count where they meet

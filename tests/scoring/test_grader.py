@@ -225,3 +225,31 @@ def test_embedding_misconceptions_the_judge_missed_still_count() -> None:
     judge = ScriptedJudge({"k1": Verdict.COVERED, "k2": Verdict.COVERED})
     grade = grader(judge).grade(RUBRIC, "学生模型比教师模型更大。用教师模型的软标签训练学生模型。")
     assert [(m.id, m.source) for m in grade.misconceptions] == [("m1", "embedding")]
+
+
+def test_one_example_of_a_key_points_listed_alternatives_states_it(monkeypatch) -> None:
+    """A key point that lists alternatives ("如图像旋转、缩放、随机裁剪…") is stated by an answer
+    that gives one of them: each example is matched as a statement of its own."""
+    rubric = Rubric(
+        id="q3",
+        title="什么是数据增强？",
+        question="请解释数据增强，并给出一个例子。",
+        reference_answer="数据增强对训练样本做变换。例如图像旋转、缩放、随机裁剪、添加噪声。",
+        key_points=[
+            KeyPoint(id="k1", label="概念", text="数据增强对原始样本做变换，生成新的训练样本。"),
+            KeyPoint(
+                id="k2",
+                label="数据增强的例子",
+                text="给出具体的增强方式，如图像旋转、缩放、随机裁剪、添加噪声。",
+            ),
+        ],
+    )
+    answer = "比如对图片做随机裁剪。"
+
+    def example_credit() -> float:
+        grade = Grader("hashing", settings=Settings(use_cache=False)).grade(rubric, answer)
+        return next(k.credit for k in grade.key_points if k.id == "k2")
+
+    with_examples = example_credit()
+    monkeypatch.setattr("evaluator.scoring.grader.examples", lambda text: [])
+    assert with_examples > example_credit()
