@@ -134,9 +134,9 @@ class GradeBatch:
         from evaluator.scoring.grader import Grader
 
         self.spec = spec
-        others = list(spec.rubrics) if spec.rubrics is not None and spec.fixed is None else []
-        if spec.columns.reference is not None:
-            others = []  # rows with inline references have no set to compare with
+        # As local batch: rows named by question are compared with the set's other questions;
+        # rows with inline references have no set to compare with.
+        others = list(spec.rubrics) if spec.rubrics is not None else []
         self.grader = Grader.from_settings(spec.settings, compare_with=others)
         rubric_set = spec.rubrics
 

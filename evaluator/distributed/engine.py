@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -33,6 +34,7 @@ from evaluator.distributed.dataset import (
 )
 from evaluator.distributed.manifest import NAME, RayRun, ShardInfo, ShardManifest
 from evaluator.distributed.shards import (
+    RAGGED_HINT,
     Destination,
     Kind,
     ShardWriter,
@@ -42,13 +44,14 @@ from evaluator.distributed.shards import (
     open_source,
     prepare_destination,
 )
-from evaluator.errors import InputError
+from evaluator.errors import EvaluatorError, InputError
 from evaluator.files import atomic_write
 from evaluator.present.summary import Summary
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.runs.batch.manifest import make_manifest
 from evaluator.runs.batch.sinks import row_view
 from evaluator.settings import Settings
+from evaluator.text import one_line
 
 TITLE = "_evaluator_title"  # internal columns: read here, never written
 WORKER = "_evaluator_worker"
@@ -135,11 +138,16 @@ class RayBatchJob:
                 batch_size=o.batch_size,
                 resources=o.resources,
             )
-            for table in batches(graded, o.batch_size):
-                self._count(table, nodes)
-                writer.write(table.drop_columns([TITLE, WORKER]))
-                if on_rows:
-                    on_rows(table.num_rows)
+            try:
+                for table in batches(graded, o.batch_size):
+                    self._count(table, nodes)
+                    writer.write(table.drop_columns([TITLE, WORKER]))
+                    if on_rows:
+                        on_rows(table.num_rows)
+            except (EvaluatorError, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # Ray's errors wrap the cause: say it in one line
+                raise InputError(_failure(o.input, exc)) from None
             shards = writer.close()
             manifest = self.manifest.model_copy(
                 update={
@@ -186,6 +194,18 @@ class RayBatchJob:
                 fh.write(text.encode("utf-8"))
         else:
             atomic_write(Path(path), text)
+
+
+def _failure(source: str, exc: BaseException) -> str:
+    """One line for a run Ray could not finish: the error its task raised, first sentence."""
+    raised = [
+        line.split(": ", 1)[1]
+        for line in str(exc).splitlines()
+        if re.match(r"^\w+(Error|Exception): ", line.strip())
+    ]
+    cause = raised[-1].split(". ")[0] if raised else f"{type(exc).__name__}: {exc}"
+    hint = RAGGED_HINT if "CSV" in cause else ""
+    return one_line(f"{source}: the ray engine stopped: {cause}{hint}; nothing was written", 1000)
 
 
 def _text(value: object) -> str:

@@ -44,6 +44,8 @@ SUFFIXES: dict[str, Kind] = {
 }
 SHARD_SUFFIX: dict[Kind, str] = {"csv": "csv", "jsonl": "jsonl", "parquet": "parquet"}
 BOM = "\ufeff".encode()
+# Arrow's CSV reader refuses a row wider or narrower than the header; local batch keeps it.
+RAGGED_HINT = " (a row wider or narrower than the header? local batch keeps those: --engine local)"
 
 
 def is_uri(location: str) -> bool:
@@ -159,12 +161,13 @@ def _csv_header(
         with fs.open_input_stream(path) as fh:
             reader = pacsv.open_csv(
                 fh,
-                read_options=pacsv.ReadOptions(encoding=encoding),
+                # The header and the first rows only: the rows are read by Ray.
+                read_options=pacsv.ReadOptions(encoding=encoding, block_size=1 << 16),
                 parse_options=pacsv.ParseOptions(delimiter=chosen, newlines_in_values=True),
             )
             names = [n.replace("\ufeff", "") for n in reader.schema.names]
     except pa.ArrowInvalid as exc:
-        raise InputError(f"{path}: cannot read the header row ({exc})") from None
+        raise InputError(f"{path}: cannot read it as CSV ({exc}){RAGGED_HINT}") from None
     return names, chosen
 
 

@@ -256,3 +256,24 @@ def write_rows(path: Path, rows: list[list[str]]) -> Path:
     with path.open("w", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerows(rows)
     return path
+
+
+def test_a_csv_row_the_reader_rejects_stops_the_run_in_one_line_with_nothing_written(
+    cluster: Cluster, settings: Settings, tmp_path: Path
+) -> None:
+    from evaluator.distributed.engine import RayBatchOptions, prepare_ray_batch
+    from evaluator.errors import InputError
+
+    ref = "A stack is last in, first out."
+    good = [[str(i), "q", ref, f"{ref} {'and more ' * 50}{i}"] for i in range(300)]
+    src = write_rows(  # the bad row lies beyond what is read before Ray starts
+        tmp_path / "ragged.csv",
+        [["id", "question", "reference_answer", "answer"], *good, ["x", "q", ref, ref, "extra"]],
+    )
+    out = tmp_path / "graded"
+    job = prepare_ray_batch(RayBatchOptions(input=str(src), output=str(out)), settings)
+    with pytest.raises(InputError) as caught:
+        job.run()
+    message = str(caught.value)
+    assert "\n" not in message and "--engine local" in message, message
+    assert not out.exists() and list(tmp_path.glob(".graded*")) == []
