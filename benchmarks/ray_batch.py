@@ -14,8 +14,9 @@ only, a fresh cache folder per run so every run embeds):
    (distinct ids; the answers repeat, so after the first pass an actor's grade cache answers
    them: this measures the flow of rows through Ray, not the model), `--engine ray` with 2
    actors. Every process of the run (the command, Ray's raylet and GCS, each worker) is
-   sampled every 0.5 s from /proc; its peak RSS is printed by role. Peak RSS that does not
-   grow from 10^5 to 10^6 rows means the run streams.
+   sampled every 0.5 s from /proc; its peak RSS and peak private memory are printed by role
+   (RSS includes the pages of Ray's shared object store a process touched; private memory is
+   its own). Private memory that does not grow from 10^5 to 10^6 rows means the run streams.
 
     .venv/bin/python benchmarks/ray_batch.py                  # all three, 3 speed runs
     .venv/bin/python benchmarks/ray_batch.py --part speed --runs 1
@@ -94,19 +95,25 @@ def _role(pid: int, root: int) -> str | None:
     return None  # Ray's helper processes (monitor, log monitor, agents)
 
 
-def _rss_kb(pid: int) -> int:
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, private) in kB. RSS counts the pages of Ray's shared object store a process has
+    touched; private memory (smaps_rollup's Private_Clean + Private_Dirty) is its own."""
+    rss = private = 0
     try:
-        for line in (Path("/proc") / str(pid) / "status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+        for line in (Path("/proc") / str(pid) / "smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1])
+            elif line.startswith(("Private_Clean:", "Private_Dirty:")):
+                private += int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return rss, private
 
 
-def run(cmd: list[str], sample: bool = False) -> tuple[float, dict[str, float]]:
-    """(wall seconds, peak RSS in MB per role) of one child process and its descendants."""
-    peaks: dict[str, float] = {}
+def run(cmd: list[str], sample: bool = False) -> tuple[float, dict[str, tuple[float, float]]]:
+    """(wall seconds, peak (RSS, private) MB per role) of one child process and its
+    descendants."""
+    peaks: dict[str, tuple[float, float]] = {}
     started = time.perf_counter()
     child = subprocess.Popen(cmd, env=env(), stdout=subprocess.DEVNULL)
     done = threading.Event()
@@ -116,7 +123,9 @@ def run(cmd: list[str], sample: bool = False) -> tuple[float, dict[str, float]]:
             for pid in _descendants(child.pid):
                 role = _role(pid, child.pid)
                 if role is not None:
-                    peaks[role] = max(peaks.get(role, 0.0), _rss_kb(pid) / 1024)
+                    rss, private = _memory_kb(pid)
+                    seen = peaks.get(role, (0.0, 0.0))
+                    peaks[role] = (max(seen[0], rss / 1024), max(seen[1], private / 1024))
             done.wait(0.5)
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -181,7 +190,7 @@ def speed(folder: Path, runs: int) -> None:
 
 
 def memory(folder: Path, sizes: list[int]) -> None:
-    print("\nmemory, --engine ray --actors 2: peak RSS per process (MB), wall time")
+    print("\nmemory, --engine ray --actors 2: peak RSS/private MB per process, wall time")
     for rows in sizes:
         src = synthetic(folder / f"synthetic-{rows}.csv", rows)
         out = folder / f"out-{rows}"
@@ -189,7 +198,7 @@ def memory(folder: Path, sizes: list[int]) -> None:
             command(src, out, ENGINES["ray, 2 actors"], folder / "cache"), sample=True
         )
         manifest = json.loads((out / "_manifest.json").read_text(encoding="utf-8"))
-        shown = ", ".join(f"{role} {mb:.0f}" for role, mb in sorted(peaks.items()))
+        shown = ", ".join(f"{role} {r:.0f}/{p:.0f}" for role, (r, p) in sorted(peaks.items()))
         print(f"  {rows:>9,} rows: {wall:6.0f} s, {rows / wall:7.0f} rows/s; {shown}")
         print(
             f"  {'':>9}       output: {manifest['rows']:,} rows in {len(manifest['shards'])} shards"

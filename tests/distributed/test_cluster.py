@@ -27,8 +27,12 @@ from evaluator.settings import Settings
 from tests.distributed.cluster import Cluster, new_cluster
 from tests.helpers import REPO, require
 
+try:
+    import ray
+except ImportError:  # the ray extra: required in CI (require() below), skipped elsewhere
+    ray = None
+
 pytestmark = pytest.mark.ray_cluster
-ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 
 MOHLER = REPO.parent / "shared" / "benchmarks" / "mohler.csv"
 # Scores are compared within this many points (0-100 scale): the same code grades both ways,
@@ -39,6 +43,7 @@ ONE_ACTOR_PER_NODE = {"grader_slot": 1}  # each node of the cluster has one
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
+    require(ray is not None, "the ray extra is not installed (pip install -e '.[ray]')")
     require(MOHLER.is_file(), f"{MOHLER} is missing (the shared benchmark data)")
     running = new_cluster()
     try:

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from evaluator.cli import main
-from tests.helpers import REPO, write_csv
+from tests.helpers import REPO, require, write_csv
 
 
 def batch(*args: str) -> tuple[int, str]:
@@ -77,7 +78,7 @@ def test_flags_of_the_other_engine_are_usage_errors(
 
 
 def test_an_existing_output_is_refused_before_ray_starts(answers: Path, tmp_path: Path) -> None:
-    pytest.importorskip("ray", reason="the ray extra is not installed")
+    require(find_spec("ray") is not None, "the ray extra is not installed")
     out = tmp_path / "graded"
     out.mkdir()
     (out / "part-00000.csv").write_text("kept", encoding="utf-8")
