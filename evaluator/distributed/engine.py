@@ -231,13 +231,11 @@ class RaySession:
         if address is None:
             # A CPU beyond the actors', so Ray Data's read tasks can run beside them.
             extra["num_cpus"] = max(os.cpu_count() or 1, self.options.actors + 1)
-        # Ray's own start-up chatter would bury the progress bar; errors still show.
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
         try:
             ray.init(
                 address=address or "local",  # never an unrelated cluster found on the machine
                 include_dashboard=False,
-                logging_level=logging.ERROR,
+                logging_level=logging.ERROR,  # Ray's chatter would bury the progress bar
                 log_to_driver=False,
                 **extra,  # type: ignore[arg-type]
             )
