@@ -282,3 +282,19 @@ def test_a_csv_row_the_reader_rejects_stops_the_run_in_one_line_with_nothing_wri
     message = str(caught.value)
     assert "\n" not in message and "--engine local" in message, message
     assert not out.exists() and list(tmp_path.glob(".graded*")) == []
+
+
+def test_engine_grades_named_questions_as_local_batch_does(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    from evaluator.distributed.engine import RayBatchOptions, prepare_ray_batch
+
+    # The bundled rubrics, each row naming its question: rows are compared with the other
+    # questions of the set (answers_other_question), on the actors as in local batch.
+    settings = Settings(embedder="hashing", cache_dir=tmp_path / "cache")
+    src = REPO / "examples" / "answers.csv"
+    out = tmp_path / "graded"
+    prepare_ray_batch(RayBatchOptions(input=str(src), output=str(out)), settings).run()
+    local_out = tmp_path / "local.csv"
+    run_batch(BatchOptions(input=src, output=local_out), settings)
+    assert (out / "part-00000.csv").read_bytes() == local_out.read_bytes()
