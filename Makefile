@@ -18,10 +18,10 @@ $(VENV)/.installed-core: pyproject.toml | $(BIN)/python
 	touch $@
 
 # Dev install: torch's CPU build first (any other pin pulls a multi-GB CUDA build here),
-# then the sentence-transformers extra and the test tools.
+# then the sentence-transformers and ray extras and the test tools.
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,sentence-transformers]'
+	$(BIN)/pip install --quiet -e '.[dev,sentence-transformers,ray]'
 	touch $@ $(VENV)/.installed-core
 
 # The main job on the bundled defaults: rubrics, one graded answer, a graded CSV with its

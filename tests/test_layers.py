@@ -21,7 +21,8 @@ ALLOWED = {
     "scoring": {"foundation", "rubrics", "judge"},
     "present": {"foundation", "rubrics"},
     "runs": {"foundation", "rubrics", "judge", "scoring", "present"},
-    "cli": {"foundation", "rubrics", "judge", "scoring", "present", "runs"},
+    "distributed": {"foundation", "rubrics", "judge", "scoring", "present", "runs"},
+    "cli": {"foundation", "rubrics", "judge", "scoring", "present", "runs", "distributed"},
 }
 
 

@@ -1,7 +1,9 @@
-"""`evaluator batch`: grade a CSV of answers into a CSV or JSONL file, with an optional report."""
+"""`evaluator batch`: grade a CSV of answers into a CSV or JSONL file, with an optional report;
+with `--engine ray`, files, folders of shards or URIs on a Ray cluster (evaluator.distributed)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,22 +20,24 @@ if TYPE_CHECKING:
 
 
 @main.command("batch")
-@click.argument("input_csv", metavar="INPUT.csv", type=click.Path(path_type=Path))
+@click.argument("input_csv", metavar="INPUT.csv", type=click.Path())
 @click.option(
     "-o",
     "--output",
     required=True,
-    type=click.Path(path_type=Path),
-    help="Output file (CSV, or JSONL with --format jsonl).",
+    type=click.Path(),
+    help="Output file (CSV, or JSONL with --format jsonl). With --engine ray: a folder (or "
+    "URI) for the shards and their _manifest.json.",
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "jsonl"]),
+    type=click.Choice(["csv", "jsonl", "parquet"]),
     default="csv",
     show_default=True,
     help="csv: input columns plus score, band, method, covered, missed, flags, feedback, error. "
-    "jsonl: the full grade per line, with the row id and the input columns.",
+    "jsonl: the full grade per line, with the row id and the input columns. With --engine ray, "
+    "jsonl and parquet hold the csv's columns; parquet is for --engine ray only.",
 )
 @click.option("--answer-col", help="Column holding the answers. Default: answer, response, ….")
 @click.option("--id-col", help="Column holding row ids. Default: id when present, else row number.")
@@ -100,12 +104,41 @@ if TYPE_CHECKING:
     help="Also write a self-contained HTML report (charts and the first 2,000 rows).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="ray: grade on a Ray cluster (pip install 'answer-evaluator[ray]'). INPUT may then be "
+    "a CSV, JSONL or Parquet file, a folder of them, or a URI Ray Data reads (s3://…); OUT is "
+    "a folder of shards plus _manifest.json. No --resume or --max-errors.",
+)
+@click.option(
+    "--ray-address",
+    metavar="ADDR",
+    help="With --engine ray: join this cluster (auto, ray://HOST:10001, HOST:6379). Default: "
+    "start a local Ray on this machine for the run.",
+)
+@click.option(
+    "--actors",
+    type=click.IntRange(1, 10_000),
+    default=2,
+    show_default=True,
+    help="With --engine ray: grading actors, one CPU each; each loads the embedder once and "
+    "grades --chunk-size rows per call with --jobs judge requests at a time.",
+)
+@click.option(
+    "--actor-resources",
+    metavar="JSON",
+    help="With --engine ray: custom Ray resources each actor needs, e.g. '{\"grader\": 1}' to "
+    "grade only on nodes started with --resources '{\"grader\": 1}'.",
+)
 @rubrics_option
 @embedder_option
 @judge_options
 def batch_command(
-    input_csv: Path,
-    output: Path,
+    input_csv: str,
+    output: str,
     fmt: Format,  # click.Choice above lets only these through
     answer_col: str | None,
     id_col: str | None,
@@ -122,6 +155,10 @@ def batch_command(
     max_errors: str | None,
     report_path: Path | None,
     quiet: bool,
+    engine: str,
+    ray_address: str | None,
+    actors: int,
+    actor_resources: str | None,
     **flags: Any,
 ) -> None:
     """Grade every answer in INPUT.csv; write one output row per input row, in order.
@@ -139,39 +176,100 @@ def batch_command(
       evaluator batch mohler.csv -o out.jsonl --format jsonl \\
           --reference-col reference_answer --question-col question
       evaluator batch big.csv -o graded.csv --resume      # after an interruption
+      evaluator batch big.csv -o graded/ --engine ray     # a local Ray, 2 actors
+      evaluator batch s3://b/run/ -o s3://b/graded/ --engine ray --ray-address auto \\
+          --actors 64 --format parquet
     """
+    from evaluator.runs.batch.job import BatchOptions, ErrorLimit, prepare_batch
+
+    settings = settings_from_flags(**flags)
+    shared: dict[str, Any] = {  # what both engines take
+        "format": fmt,
+        "answer_col": answer_col,
+        "id_col": id_col,
+        "question_col": question_col,
+        "reference_col": reference_col,
+        "question": fixed_question,
+        "encoding": encoding,
+        "delimiter": delimiter,
+        "bom": bom,
+        "force": force,
+    }
+    if engine == "ray":
+        if resume or max_errors is not None:
+            flag = "--resume" if resume else "--max-errors"
+            raise click.UsageError(f"{flag} is for the local engine; --engine ray starts over")
+        from evaluator.distributed.engine import RayBatchOptions, prepare_ray_batch
+
+        ray_job = prepare_ray_batch(
+            RayBatchOptions(
+                input=input_csv,
+                output=output,
+                **shared,
+                address=ray_address,
+                actors=actors,
+                resources=_resources(actor_resources),
+                batch_size=chunk_size,
+                jobs=jobs,
+            ),
+            settings,
+        )
+        stopped = f"stopped; nothing was written to {output}: the run starts over when rerun"
+        _finish(ray_job, input_csv, output, report_path, quiet, stopped)
+        return
+    if ray_address is not None or actor_resources is not None:
+        raise click.UsageError("--ray-address and --actor-resources go with --engine ray")
+    if fmt == "parquet":
+        raise click.UsageError("--format parquet is for --engine ray; use csv or jsonl")
+    options = BatchOptions(
+        input=Path(input_csv),
+        output=Path(output),
+        **shared,
+        chunk_size=chunk_size,
+        jobs=jobs,
+        resume=resume,
+        max_errors=ErrorLimit.parse(max_errors) if max_errors is not None else None,
+    )
+    job = prepare_batch(options, settings)  # every whole-file problem fails here, before work
+    # Every finished chunk is already on disk: say how to pick up from there.
+    stopped = f"stopped; finished chunks are in {output}: rerun with --resume to continue"
+    _finish(job, input_csv, output, report_path, quiet, stopped)
+
+
+def _resources(text: str | None) -> dict[str, float] | None:
+    """--actor-resources: a JSON object of resource names to amounts."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in value.values()
+    ):
+        raise click.BadParameter(
+            "give a JSON object of names and positive amounts, e.g. '{\"grader\": 1}'",
+            param_hint="--actor-resources",
+        )
+    return {str(k): float(v) for k, v in value.items()}
+
+
+def _finish(
+    job: Any, input_csv: str, output: str, report_path: Path | None, quiet: bool, stopped: str
+) -> None:
+    """Run a prepared batch (local or Ray) under the progress bar; the summary and report.
+    `stopped`: what to say on Ctrl-C."""
     from rich.console import Console
 
     from evaluator.files import check_can_write
     from evaluator.present.html import render_html
     from evaluator.present.summary import print_summary
-    from evaluator.runs.batch.job import BatchOptions, ErrorLimit, prepare_batch
 
-    settings = settings_from_flags(**flags)
-    options = BatchOptions(
-        input=input_csv,
-        output=output,
-        format=fmt,
-        answer_col=answer_col,
-        id_col=id_col,
-        question_col=question_col,
-        reference_col=reference_col,
-        question=fixed_question,
-        encoding=encoding,
-        delimiter=delimiter,
-        bom=bom,
-        chunk_size=chunk_size,
-        jobs=jobs,
-        resume=resume,
-        force=force,
-        max_errors=ErrorLimit.parse(max_errors) if max_errors is not None else None,
-    )
     if report_path is not None and report_path.resolve() in {
-        input_csv.resolve(),
-        output.resolve(),
+        Path(input_csv).resolve(),
+        Path(output).resolve(),
     }:
         raise InputError(f"{report_path}: the report would overwrite the input or the output")
-    job = prepare_batch(options, settings)  # every whole-file problem fails here, before work
     if report_path is not None:
         check_can_write(report_path, "the report")
     console = Console(stderr=True)
@@ -182,8 +280,7 @@ def batch_command(
     try:
         result = _run_with_progress(job, console) if show_progress else job.run()
     except KeyboardInterrupt:
-        # Every finished chunk is already on disk: say how to pick up from there.
-        console.print(f"stopped; finished chunks are in {output}: rerun with --resume to continue")
+        console.print(stopped)
         raise
 
     if report_path is not None:

@@ -22,7 +22,7 @@ from evaluator.judge.client import JudgeOutcome
 from evaluator.judge.reply import KeyPointJudgement
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.model import Rubric
-from evaluator.runs.batch import job as batch_module
+from evaluator.runs.batch import rows as rows_module
 from evaluator.runs.batch.job import BatchOptions, prepare_batch, run_batch
 from evaluator.runs.batch.sinks import GRADE_COLUMNS, output_header
 from evaluator.runs.batch.table import open_table, resolve_columns
@@ -162,13 +162,13 @@ def test_inline_reference_builds_one_rubric_per_distinct_reference(
     tmp_path: Path, settings: Settings, grader: Grader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     built: list[str] = []
-    real = batch_module.adhoc_rubric
+    real = rows_module.adhoc_rubric
 
     def counting(question: str, reference: str) -> Rubric:
         built.append(reference)
         return real(question, reference)
 
-    monkeypatch.setattr(batch_module, "adhoc_rubric", counting)
+    monkeypatch.setattr(rows_module, "adhoc_rubric", counting)
     ref_a = "To simulate the behaviour of portions of the desired software product."
     ref_b = "A stack is a last-in first-out data structure."
     rows = [["id", "question_id", "question", "reference_answer", "answer", "human_score"]]

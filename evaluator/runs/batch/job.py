@@ -5,6 +5,8 @@
 - Streaming: rows are read lazily and graded `chunk_size` at a time (one `grade_many` call, so
   one embedding call per chunk); each chunk is written, flushed and fsynced before the next is
   read. Memory stays flat however long the file is.
+- Repeated answers (same rubric, same normalised answer) are graded once per run, whatever
+  chunk they fall in (rows.py: a bounded cache of grades).
 - Nothing lost: every input row gives exactly one output row, in input order. A row that cannot
   be graded (unknown question, no answer cell, judge failure with --require-judge) carries its
   message in the `error` column and the batch goes on. Cells beyond the header's width are kept
@@ -27,21 +29,19 @@ from __future__ import annotations
 
 import os
 import re
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from evaluator.errors import EvaluatorError, InputError, RubricError
+from evaluator.errors import InputError
 from evaluator.files import check_can_write
 from evaluator.present.summary import RowView, Summary
-from evaluator.rubrics.adhoc import adhoc_rubric
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.lookup import RubricSet
-from evaluator.rubrics.model import Rubric
 from evaluator.runs.batch.manifest import RunManifest, make_manifest
+from evaluator.runs.batch.rows import RowGrader, RubricResolver
 from evaluator.runs.batch.sinks import (
     EXTRA_COLUMN,
     SINKS,
@@ -53,20 +53,17 @@ from evaluator.runs.batch.sinks import (
 )
 from evaluator.runs.batch.table import (
     Columns,
-    Record,
     Table,
     open_table,
     resolve_columns,
     shown_header,
 )
 from evaluator.settings import Settings
-from evaluator.text import one_line
 
 if TYPE_CHECKING:
     from evaluator.scoring.grader import Grader
 
 Format = Literal["csv", "jsonl"]
-RUBRIC_CACHE = 4096  # distinct question cells / reference answers remembered
 
 
 @dataclass(frozen=True)
@@ -125,69 +122,6 @@ class BatchResult:
     stopped: str | None = None  # why the run stopped before the end of the input (--max-errors)
 
 
-# ---------------------------------------------------------------------------- rubrics
-
-
-def _one_line(text: str) -> str:
-    return one_line(text, 500)
-
-
-class _LRU(OrderedDict[object, Rubric | str]):
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def remember(self, key: object, value: Rubric | str) -> Rubric | str:
-        self[key] = value
-        if len(self) > self.size:
-            self.popitem(last=False)
-        return value
-
-
-class _RubricResolver:
-    """Question cell (or inline reference answer) -> Rubric, or the reason it cannot be graded."""
-
-    def __init__(
-        self,
-        columns: Columns,
-        rubrics: Callable[[], RubricSet],
-        fixed: Rubric | None,
-    ) -> None:
-        self.columns = columns
-        self.rubrics = rubrics
-        self.fixed = fixed
-        self._cache = _LRU(RUBRIC_CACHE)
-
-    def __call__(self, cells: list[str]) -> Rubric | str:
-        c = self.columns
-        question = cells[c.question].strip() if c.question is not None else ""
-        if c.reference is not None:
-            key: object = ("ref", question, cells[c.reference])
-        elif self.fixed is not None:
-            return self.fixed
-        else:
-            key = ("q", question)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        found: Rubric | str
-        try:
-            if c.reference is not None:
-                if not cells[c.reference].strip():
-                    found = "the reference answer cell is empty; not graded"
-                else:
-                    found = adhoc_rubric(question, cells[c.reference])
-            elif not question:
-                found = "the question cell is empty; not graded"
-            else:
-                found = self.rubrics().find(question)
-        except RubricError as exc:
-            found = _one_line(str(exc))
-        except EvaluatorError as exc:  # QuestionNotFound: its message lists close matches
-            found = f"unknown question: {_one_line(str(exc))}"
-        return self._cache.remember(key, found)
-
-
 # ---------------------------------------------------------------------------- the run
 
 
@@ -199,7 +133,7 @@ class BatchJob:
     options: BatchOptions
     table: Table
     columns: Columns
-    resolver: _RubricResolver
+    rows: RowGrader  # records -> graded rows, remembering repeated answers
     settings: Settings
     manifest: RunManifest  # written beside the output; on resume, matched against its own
     summary: Summary = field(default_factory=Summary)
@@ -240,11 +174,11 @@ class BatchJob:
                 # Rows named by question are compared with the set's other questions; rows
                 # with inline references have no set to compare with.
                 named = self.columns.reference is None
-                others = list(self.resolver.rubrics()) if named else []
+                others = list(self.rows.resolver.rubrics()) if named else []
                 grader = Grader.from_settings(self.settings, compare_with=others)
             written = errored = 0  # rows graded in this run, and how many of them had errors
             while chunk := list(islice(records, max(o.chunk_size, 1))):
-                rows = self._grade_chunk(grader, chunk)
+                rows = self.rows.grade(grader, chunk)
                 sink.write(rows)
                 if sink.pending:  # the first chunk is on disk: the output can take its place
                     self._commit(sink)
@@ -275,56 +209,6 @@ class BatchJob:
         # with no manifest or the one before, and --resume refuses it unless that one is equal.
         sink.commit()
         self.manifest.save(self.options.output)
-
-    def _prepare(self, record: Record) -> GradedRow:
-        c, width = self.columns, len(self.table.header)
-        n, inputs = len(record.cells), passthrough(record, width)
-        given_id = inputs[c.id].strip() if c.id is not None else ""
-        row = GradedRow(record, given_id or str(record.row), answer=inputs[c.answer])
-        if n < width:  # missing trailing cells read as empty, unless grading needs one of them
-            roles = (("answer", c.answer), ("question", c.question), ("reference", c.reference))
-            missing = [role for role, i in roles if i is not None and i >= n]
-            if missing:
-                row.error = (
-                    f"row has {n} fields but the header has {width}, so it has no "
-                    f"{missing[0]} cell (line {record.line}); not graded"
-                )
-                return row
-        elif n > width and any(cell.strip() for cell in record.cells[width:]):
-            # Most likely an unquoted delimiter split the answer: grading a part would mislead.
-            row.error = (
-                f"row has {n} fields but the header has {width} (line {record.line}); the "
-                f"cells beyond the header are in {self._extra_name}; not graded"
-            )
-            return row
-        found = self.resolver(inputs)
-        if isinstance(found, str):
-            row.error = found
-        else:
-            row.rubric = found
-        return row
-
-    @property
-    def _extra_name(self) -> str:
-        return extra_column(self.table.header) if self.options.format == "csv" else EXTRA_COLUMN
-
-    def _grade_chunk(self, grader: Grader, records: list[Record]) -> list[GradedRow]:
-        rows = [self._prepare(r) for r in records]
-        todo = [(r, r.rubric) for r in rows if r.error is None and r.rubric is not None]
-        try:
-            grades = grader.grade_many([(q, r.answer) for r, q in todo], jobs=self.options.jobs)
-        except Exception:  # one bad row must not sink the chunk: grade them one by one
-            for r, q in todo:
-                try:
-                    r.grade = grader.grade(q, r.answer)
-                except EvaluatorError as exc:
-                    r.error = _one_line(str(exc))
-                except Exception as exc:  # a bug: keep the batch going, say what happened
-                    r.error = _one_line(f"internal error: {type(exc).__name__}: {exc}")
-        else:
-            for (r, _), g in zip(todo, grades, strict=True):
-                r.grade = g
-        return rows
 
     def _view(self, r: GradedRow) -> RowView:
         c = self.columns
@@ -400,8 +284,10 @@ def prepare_batch(
     )
     if options.resume and _has_content(options.output):
         _check_resume(options, manifest)
-    resolver = _RubricResolver(columns, rubric_set, fixed)
-    return BatchJob(options, table, columns, resolver, settings, manifest)
+    resolver = RubricResolver(columns, rubric_set, fixed)
+    extra_name = extra_column(table.header) if options.format == "csv" else EXTRA_COLUMN
+    rows = RowGrader(len(table.header), columns, resolver, extra_name, jobs=options.jobs)
+    return BatchJob(options, table, columns, rows, settings, manifest)
 
 
 def _check_output(options: BatchOptions) -> None:
