@@ -13,6 +13,7 @@ from evaluator.text import (
     content_tokens,
     denies,
     detect_language,
+    embedding_text,
     examples,
     is_blank,
     normalise,
@@ -189,3 +190,12 @@ def test_examples_are_a_key_points_listed_alternatives() -> None:
     ]  # fmt: skip
     # Two items are an aside, not a list of alternatives.
     assert examples("对抗样本（如 FGSM、PGD）。") == []
+
+
+def test_embedding_text_makes_ascii_punctuation_in_chinese_full_width() -> None:
+    assert embedding_text("训练时间大幅缩短.难点:一是通信,二是同步 (GPU 之间).") == (
+        "训练时间大幅缩短。难点：一是通信，二是同步（GPU 之间）。"
+    )
+    # English and numbers are left as they are.
+    assert embedding_text("version 3.5, fine (really).") == "version 3.5, fine (really)."
+    assert embedding_text("速度 2.5 倍") == "速度 2.5 倍"

@@ -49,6 +49,7 @@ from evaluator.text import (
     content_tokens,
     denies,
     detect_language,
+    embedding_text,
     examples,
     is_blank,
     is_list_question,
@@ -217,7 +218,7 @@ class Grader:
                 for item in examples(point.text):
                     texts.append(item)
                     owners[key].append(i)
-        matrix = self._rubric_embedder.encode(texts)
+        matrix = self._rubric_embedder.encode([embedding_text(t) for t in texts])
         # Bounded: a CSV of 100k inline references must not keep 100k rubrics' vectors.
         for stale in list(self._vectors)[: max(0, len(self._vectors) + len(todo) - MAX_RUBRICS)]:
             del self._vectors[stale]
@@ -261,6 +262,7 @@ class Grader:
         self._encode_rubrics(p.rubric for p in prepared)
         if not texts:
             return np.zeros((0, 1), dtype=np.float32)
+        texts = [embedding_text(t) for t in texts]
         # A one-sentence answer is its own only unit; repeated answers repeat every text.
         unique = list(dict.fromkeys(texts))
         if len(unique) == len(texts):
@@ -282,7 +284,10 @@ class Grader:
             if j.evidence and j.verdict in (Verdict.COVERED, Verdict.PARTIAL)
         }
         ordered = sorted(texts)
-        return dict(zip(ordered, self.embedder.encode(ordered), strict=True)) if ordered else {}
+        if not ordered:
+            return {}
+        vectors = self.embedder.encode([embedding_text(t) for t in ordered])
+        return dict(zip(ordered, vectors, strict=True))
 
     def _judge_one(self, p: _Prepared) -> JudgeOutcome | JudgeError:
         assert self.judge is not None

@@ -84,6 +84,18 @@ def test_a_sentence_that_denies_a_misconception_is_not_taken_for_it(
     assert [m.id for m in grader.grade(rubrics.find("2"), wrong).misconceptions] == ["m2"]
 
 
+def test_ascii_punctuation_in_a_chinese_answer_grades_as_full_width(
+    rubrics: RubricSet, grader: Grader
+) -> None:
+    # The sentence encoder reads "," and "，" differently; a misconception found in one typing
+    # was missed in the other (benchmarks/judge_stability.py).
+    wide = "优势：速度和节点数严格成正比，用 N 台机器训练时间就是原来的 1/N。挑战其实不大，节点间通信量很小，可以忽略。"
+    ascii_typed = wide.replace("，", ",").replace("。", ".").replace("：", ":")
+    a, b = grader.grade_many([(rubrics.find("1"), wide), (rubrics.find("1"), ascii_typed)])
+    assert abs(a.score - b.score) <= 1
+    assert [m.id for m in a.misconceptions] == [m.id for m in b.misconceptions]
+
+
 @pytest.mark.parametrize("question", sorted(PARITY))
 def test_english_content_scores_within_ten_points_of_the_chinese(
     rubrics: RubricSet, grader: Grader, question: str
