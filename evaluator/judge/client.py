@@ -242,20 +242,19 @@ class Judge:
         )
 
     def _ask(self, rubric: Rubric, answer: str) -> tuple[JudgeReply, tuple[int | None, int | None]]:
-        messages = render_messages(self.prompts, rubric, answer)
+        prompts, params = self.prompts, self._generation_params(rubric)
+        messages = render_messages(prompts, rubric, answer)
         try:
-            text, usage = self._complete(messages, rubric)
+            text, usage = self._complete(messages, rubric, prompts, params)
         except _RanAway as first:
             # Asked again as it was, a deterministic model would run away again: ask for less.
-            fallback = self._fallback_prompts()
-            params = self._generation_params(rubric, fallback)
+            prompts = self._fallback_prompts()
+            params = self._generation_params(rubric, prompts)
             params["max_tokens"] = max(32, int(params["max_tokens"] * FALLBACK_BUDGET))
-            log.info(
-                "judge %s: %s; asking once more in %s style", self.model, first, fallback.style
-            )
-            messages = render_messages(fallback, rubric, answer)
+            log.info("judge %s: %s; asking once more in %s style", self.model, first, prompts.style)
+            messages = render_messages(prompts, rubric, answer)
             try:
-                text, usage = self._complete(messages, rubric, fallback, params)
+                text, usage = self._complete(messages, rubric, prompts, params)
             except _RanAway as second:
                 raise JudgeError(
                     f"judge at {self.public_url} {first}, and again asked for less: {second}"
@@ -274,7 +273,13 @@ class Judge:
                     " JSON object described in the instructions, one entry per key point id.",
                 },
             ]
-            text, second_usage = self._complete(reask, rubric)
+            try:
+                text, second_usage = self._complete(reask, rubric, prompts, params)
+            except _RanAway as second:
+                raise JudgeError(
+                    f"judge at {self.public_url} gave an unusable reply ({first}), and the"
+                    f" re-ask {second} (unscored)"
+                ) from None
             usage = _add_usage(usage, second_usage)
             try:
                 return parse_reply(text, rubric), usage

@@ -353,6 +353,23 @@ def test_a_looping_reply_is_stopped_early_and_asked_for_less(fake_openai, tmp_pa
     assert second["max_tokens"] < first["max_tokens"]
 
 
+def test_a_reask_that_runs_away_is_unscored_not_a_crash(fake_openai, tmp_path, rubric):
+    # Found by benchmarks/judge_stability.py: the re-ask after an unusable reply ran past its
+    # budget, and the runaway escaped as an exception instead of an unscored grade.
+    fake_openai.reply('{"comment": "no key points"}').runaway('{"key_points": {"a": "的，的，')
+    with pytest.raises(JudgeError, match=r"unusable reply .*, and the re-ask was repeating itself"):
+        Judge(settings_for(fake_openai, tmp_path)).assess(rubric, GOOD)
+    assert len(fake_openai.chat_requests) == 2
+
+
+def test_after_a_runaway_the_reask_keeps_the_compact_request(fake_openai, tmp_path, rubric):
+    fake_openai.runaway('{"k": "的，的，').reply("not json").reply(judge_json(ALL_COVERED))
+    outcome = Judge(settings_for(fake_openai, tmp_path)).assess(rubric, GOOD)
+    assert outcome.judgements["transfer"].verdict == Verdict.COVERED
+    first, fallback, reask = (r.body for r in fake_openai.chat_requests)
+    assert reask["max_tokens"] == fallback["max_tokens"] < first["max_tokens"]
+
+
 def test_a_reply_past_its_total_budget_is_abandoned(fake_openai, tmp_path, rubric):
     # Tokens keep coming (no stall), but the request's budget runs out.
     fake_openai.stall(judge_json(ALL_COVERED), seconds=0.8).stall(judge_json(ALL_COVERED), 0.8)
