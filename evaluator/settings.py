@@ -48,11 +48,11 @@ class Settings(BaseModel):
     judge_model: str | None = None
     judge_base_url: str | None = None
     judge_api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
-    # Seconds a judge request may take in all (a 1.5B model on 2 busy CPU cores needs 10-60 s,
-    # measured), and the longest wait for its next token (first included: a queued request
-    # waits for a free slot).
+    # Seconds a judge reply may take from its first token (a 1.5B model on 2 busy CPU cores
+    # needs 10-60 s, measured), and the longest wait for its next token, the first included (a
+    # request sent with others waits while the server reads their prompts).
     judge_timeout: float = Field(default=180.0, gt=0)
-    judge_stall_timeout: float = Field(default=60.0, gt=0)
+    judge_stall_timeout: float = Field(default=120.0, gt=0)
     judge_retries: int = Field(default=2, ge=0)
     judge_temperature: float = Field(default=0.0, ge=0, le=2)
     # Combined credit = judge_weight * judge credit + (1 - judge_weight) * embedding credit.

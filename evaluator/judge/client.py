@@ -13,7 +13,7 @@ instruct the grader whatever the judge says, and `grounding` checks every quote 
 answer, credit needs one).
 
 Replies are streamed (`stream.read_stream`) and abandoned when no token comes for
-`judge_stall_timeout`, when `judge_timeout` (the request's total budget) is spent, or when the
+`judge_stall_timeout`, when `judge_timeout` has passed since the first token, or when the
 reply loops. A deterministic request that ran away is never sent again as it was: it is asked
 once more in the compact style with a smaller token budget, then left unscored. Transient
 failures (429 with Retry-After, 5xx, dropped connections) are retried `judge_retries` times
@@ -350,11 +350,10 @@ class Judge:
         attempts = self.settings.judge_retries + 1
         for attempt in range(attempts):
             try:
-                deadline = time.monotonic() + self.settings.judge_timeout
                 with self._client.chat.completions.create(
                     **request, stream=True, stream_options={"include_usage": True}
                 ) as stream:
-                    return read_stream(stream, deadline)
+                    return read_stream(stream, self.settings.judge_timeout)
             except openai.APITimeoutError:
                 raise
             except openai.APIStatusError as exc:

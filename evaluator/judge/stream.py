@@ -2,8 +2,8 @@
 
 A small model at temperature 0 sometimes loops ("…的，的，的，…") until `max_tokens`, and a stuck
 server sends nothing at all. Streamed, the reply is watched as it comes: it is abandoned when no
-token arrives for the stall timeout (the HTTP read timeout, see `Judge`), when the request's
-total budget is spent, or when its tail repeats one short block over and over.
+token arrives for the stall timeout (the HTTP read timeout, see `Judge`), when its time budget
+since the first token is spent, or when its tail repeats one short block over and over.
 """
 
 from __future__ import annotations
@@ -44,17 +44,22 @@ def repeats(text: str) -> bool:
     return False
 
 
-def read_stream(chunks: Iterable[Any], deadline: float) -> Streamed:
+def read_stream(chunks: Iterable[Any], budget: float) -> Streamed:
     """The text, finish reason and token usage of a stream of chat.completion.chunk objects,
-    read until it ends, `deadline` (time.monotonic()) passes, or the text starts looping.
+    read until it ends, `budget` seconds have passed since its first chunk, or the text starts
+    looping. The wait for the first chunk is not counted: a request queued behind others on a
+    busy server is not running away (the stall timeout bounds that wait).
 
     The caller closes the stream (its `with` block), which drops the connection; llama-server
     then stops generating for it."""
+    deadline: float | None = None
     parts: list[str] = []
     length = checked = 0
     finish: str | None = None
     usage: tuple[int | None, int | None] = (None, None)
     for chunk in chunks:
+        if deadline is None:
+            deadline = time.monotonic() + budget
         if getattr(chunk, "usage", None) is not None:
             usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
         for choice in chunk.choices or []:

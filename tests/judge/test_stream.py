@@ -34,7 +34,7 @@ def _chunk(content: str | None = None, finish: str | None = None, usage: object 
 def test_read_stream_joins_text_and_keeps_finish_and_usage() -> None:
     usage = SimpleNamespace(prompt_tokens=900, completion_tokens=12)
     chunks = [_chunk('{"a"'), _chunk(": 1}"), _chunk(finish="stop"), _chunk(usage=usage)]
-    got = read_stream(chunks, deadline=time.monotonic() + 10)
+    got = read_stream(chunks, budget=10)
     assert (got.text, got.finish_reason, got.usage, got.stopped) == (
         '{"a": 1}',
         "stop",
@@ -49,10 +49,26 @@ def test_read_stream_stops_a_loop_without_reading_the_rest() -> None:
         while True:
             yield _chunk("的，")
 
-    got = read_stream(endless(), deadline=time.monotonic() + 10)
+    got = read_stream(endless(), budget=10)
     assert got.stopped == "repetition" and got.text.startswith('{"k1": "的，')
 
 
-def test_read_stream_stops_at_the_deadline() -> None:
-    got = read_stream([_chunk("a"), _chunk("b")], deadline=time.monotonic() - 1)
-    assert got.stopped == "budget" and got.text == "a"
+def test_read_stream_stops_when_its_budget_since_the_first_chunk_is_spent() -> None:
+    def slow():  # type: ignore[no-untyped-def]
+        yield _chunk("a")
+        time.sleep(0.3)
+        yield _chunk("b")
+        yield _chunk("c")
+
+    got = read_stream(slow(), budget=0.1)
+    assert got.stopped == "budget" and got.text == "ab"
+
+
+def test_read_stream_does_not_count_the_wait_for_the_first_chunk() -> None:
+    def queued():  # type: ignore[no-untyped-def]
+        time.sleep(0.3)  # waiting for a free slot
+        yield _chunk("a")
+        yield _chunk("b", finish="stop")
+
+    got = read_stream(queued(), budget=0.2)
+    assert got.stopped is None and got.text == "ab"
