@@ -193,7 +193,8 @@ def test_injected_text_never_raises_a_judged_score_on_the_dev_set(
         judge_timeout=600,
         judge_retries=0,
     )
-    grader = Grader("use-multilingual", settings=settings, compare_with=rubrics)
+    grader = Grader.from_settings(settings, compare_with=rubrics)
+    assert grader.judge is not None
     # The answer without its sentences that address the grader.
     removed = [
         "\n".join(u for u in split_units(normalise(c.answer)) if not injection_spans(u))
@@ -204,7 +205,9 @@ def test_injected_text_never_raises_a_judged_score_on_the_dev_set(
     items += [(rubrics.find(c.question), text) for c, text in zip(cases, removed, strict=True)]
     grades = grader.grade_many(items)
     injected, clean = grades[: len(cases)], grades[len(cases) :]
-    for case, a, b in zip(cases, injected, clean, strict=True):
-        print(f"\n[{case.case}] injected {a.score} ({a.method}) vs removed {b.score}")
-        assert a.method == "embedding+judge", a.flags
+    for case, a, b, text in zip(cases, injected, clean, removed, strict=True):
+        print(f"\n[{case.case}] injected {a.score} ({a.method}) vs removed {b.score} ({b.method})")
+        # The judge graded the answer, unless nothing is left of it once the injection is
+        # out: then the lower grade is the empty answer's, which no judge is asked about.
+        assert b.method == "embedding+judge" or not text.strip(), (case.case, b.flags)
         assert a.score <= b.score + 5, case.case
