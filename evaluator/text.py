@@ -1,5 +1,6 @@
 """Normalising answers, cutting them into units a key point can be matched against, and the
-content tokens the lexical-overlap feature counts.
+content tokens the lexical-overlap feature counts; also the text an answer is embedded as, the
+alternatives a key point lists, and whether one sentence denies another.
 
 A unit is a sentence, a bullet or a numbered item. Chinese and English punctuation both end
 units; very short fragments are merged into their neighbour so "例如：" does not stand alone.
@@ -207,9 +208,11 @@ def content_tokens(text: str) -> frozenset[str]:
 
 # ---------------------------------------------------------------------------- punctuation
 
-_CJK = "\u3400-\u9fff\uff08\uff09"  # and the full-width brackets it makes
+_CJK_CLASS = "\u3400-\u9fff\uff08\uff09"  # Chinese, and the full-width brackets made here
 _WIDE = {",": "，", ".": "。", ";": "；", ":": "：", "!": "！", "?": "？", "(": "（", ")": "）"}
-_ASCII_BY_CJK = re.compile(rf"(?<=[{_CJK}])\s*([,.;:!?()])\s*|\s*([,.;:!?()])\s*(?=[{_CJK}])")
+_ASCII_BY_CJK = re.compile(
+    rf"(?<=[{_CJK_CLASS}])\s*([,.;:!?()])\s*|\s*([,.;:!?()])\s*(?=[{_CJK_CLASS}])"
+)
 
 
 def embedding_text(text: str) -> str:
@@ -234,8 +237,6 @@ _EXAMPLES = re.compile(
 )
 _EXAMPLE_SPLIT = re.compile(r"[、,，/]|\s+or\s+|\s+and\s+|或者|或|以及")
 MAX_EXAMPLE_CHARS = 24
-
-
 MIN_EXAMPLES = 3  # fewer is an aside ("如 FGSM、PGD"), not a list of alternatives
 
 
