@@ -265,6 +265,7 @@ _EN_NEGATION = frozenset({"not", "no", "never", "without", "cannot", "nor"})
 _EN_SKIP = STOPWORDS | {"need", "needs", "necessarily", "always", "really"}
 
 
+@lru_cache(maxsize=8192)  # a rubric's misconceptions are held against every answer sentence
 def _polarity(text: str) -> tuple[frozenset[str], frozenset[str]]:
     """(tokens `text` negates, tokens it states without a negation), as content tokens."""
     text = unicodedata.normalize("NFKC", text).lower().replace("n't", " not")

@@ -300,15 +300,13 @@ class Judge:
         self,
         messages: list[dict[str, str]],
         rubric: Rubric,
-        prompts: JudgePrompts | None = None,
-        params: dict[str, Any] | None = None,
+        prompts: JudgePrompts,
+        params: dict[str, Any],
     ) -> tuple[str | None, tuple[int | None, int | None]]:
         """One streamed chat completion, walking down the response_format ladder when it is
         rejected; raises _RanAway when the reply is abandoned."""
         import openai
 
-        prompts = prompts or self.prompts
-        params = params or self._generation_params(rubric, prompts)
         start = _FORMATS.index(self._format)
         for mode in _FORMATS[start:]:
             try:

@@ -403,11 +403,13 @@ class Grader:
             )
         ]
         # Compared without the question's direction: restating the question earns nothing.
-        sims = coverage.similarity_matrix(rv.key_points, cand, question=rv.topic[0])
-        if rv.example_of:
-            by_example = coverage.similarity_matrix(rv.examples, cand, question=rv.topic[0])
-            for row, owner in zip(by_example, rv.example_of, strict=True):
-                sims[owner] = np.maximum(sims[owner], row)
+        # One product for key points and their listed alternatives; an alternative's row
+        # raises its key point's where it matches better.
+        both = coverage.similarity_matrix(
+            np.vstack([rv.key_points, rv.examples]), cand, question=rv.topic[0]
+        )
+        sims = both[: len(rv.key_points)]
+        np.maximum.at(sims, rv.example_of, both[len(rv.key_points) :])
         key_texts = [k.text for k in rubric.key_points]
         lex = coverage.lexical_features(key_texts, rubric.question, p.answer, p.units)
         if cal.local_recall:  # a key point is stated somewhere: its words count where they meet
