@@ -137,6 +137,9 @@ class JudgeInfo(_Result):
     cached: bool = False
     comment: str | None = None
     ignored_key_points: list[str] = Field(default_factory=list)
+    # Key points asked about again in the consistency pass (judge_recheck); their verdict is
+    # the lower of the two.
+    rechecked: list[str] = Field(default_factory=list)
 
 
 class OtherQuestion(_Result):

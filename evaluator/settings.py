@@ -31,6 +31,7 @@ ENV_VARS = {
     "EVALUATOR_JUDGE_TIMEOUT": "judge_timeout",
     "EVALUATOR_JUDGE_STALL_TIMEOUT": "judge_stall_timeout",
     "EVALUATOR_JUDGE_STYLE": "judge_style",
+    "EVALUATOR_JUDGE_RECHECK": "judge_recheck",
 }
 
 
@@ -62,6 +63,10 @@ class Settings(BaseModel):
     # and quotes only). Replies are the judge's main cost on a CPU: compact was as accurate as
     # full on the dev subset at 60 % of the tokens (benchmarks/judge_speed.py).
     judge_style: Literal["full", "rationale", "compact"] = "compact"
+    # The consistency pass: key points the judge credits but the embeddings do not see are
+    # asked about again, and the lower verdict stands (costs a second, shorter call for the
+    # answers that have such points; benchmarks/judge_stability.py measures both).
+    judge_recheck: bool = False
     require_judge: bool = False
 
     min_score: float = Field(default=60.0, ge=0, le=100)

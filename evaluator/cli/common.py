@@ -65,6 +65,13 @@ def judge_options(f: F) -> F:
             "Env: EVALUATOR_JUDGE_STYLE.",
         ),
         click.option(
+            "--judge-recheck/--no-judge-recheck",
+            default=None,
+            help="Ask the judge again about the key points it credits but the embeddings do "
+            "not see, and keep the lower verdict (steadier, one more short call for such "
+            "answers). Env: EVALUATOR_JUDGE_RECHECK.",
+        ),
+        click.option(
             "--require-judge",
             is_flag=True,
             default=None,

@@ -42,6 +42,7 @@ from evaluator.judge.prompts import (
     load_judge_prompts,
     render_messages,
 )
+from evaluator.judge.recheck import narrowed
 from evaluator.judge.reply import (
     JudgeReply,
     KeyPointJudgement,
@@ -201,6 +202,11 @@ class Judge:
             cached=hit is not None,
         )
         return self._outcome(rubric, answer, reply, info)
+
+    def recheck(self, rubric: Rubric, answer: str, ids: list[str]) -> JudgeOutcome:
+        """The consistency pass: `answer` judged again on the key points `ids` alone (see
+        `recheck.keep_lower` for how the two are merged); raises JudgeError like `assess`."""
+        return self.assess(narrowed(rubric, ids), answer)
 
     def _outcome(
         self, rubric: Rubric, answer: str, reply: JudgeReply, info: JudgeInfo

@@ -38,6 +38,7 @@ from evaluator.grade import (
     band_for,
 )
 from evaluator.judge.injection import injection_spans
+from evaluator.judge.recheck import keep_lower
 from evaluator.rubrics.model import Rubric
 from evaluator.scoring import coverage, feedback
 from evaluator.scoring.calibration import Calibration, calibration_for
@@ -69,6 +70,10 @@ MAX_UNITS = 256  # longer answers are graded on their first MAX_UNITS units (fla
 TERSE_CHARS = 60
 TOPIC_CHARS = 4000  # the whole-answer embedding for the off-topic gate reads this much
 MAX_RUBRICS = 4096  # rubric vectors kept in memory (oldest dropped first)
+# The consistency pass asks again about a key point whose judge credit exceeds its embedding
+# credit by this much: covered where the embeddings see less than half of it, partial where they
+# see nothing.
+RECHECK_GAP = 0.5
 VERDICT_CREDIT = {
     Verdict.COVERED: 1.0,
     Verdict.PARTIAL: 0.5,
@@ -187,6 +192,9 @@ class Grader:
             for i, future in futures.items():
                 outcomes[i] = future.result()
         quotes = self._encode_quotes(outcomes)
+        recheck = self.judge is not None and self.settings.judge_recheck
+        if recheck and self._recheck(both, vectors, outcomes, quotes, jobs):
+            quotes = self._encode_quotes(outcomes)
         clean_outcome = {i: outcomes[len(prepared) + n] for n, i in enumerate(clean)}
         grades = []
         for i, p in enumerate(prepared):
@@ -288,6 +296,51 @@ class Grader:
             return {}
         vectors = self.embedder.encode([embedding_text(t) for t in ordered])
         return dict(zip(ordered, vectors, strict=True))
+
+    def _recheck(
+        self,
+        prepared: list[_Prepared],
+        vectors: np.ndarray,
+        outcomes: list[JudgeOutcome | JudgeError | None],
+        quotes: dict[str, np.ndarray],
+        jobs: int,
+    ) -> bool:
+        """The consistency pass (settings.judge_recheck), in place: each answer's key points
+        that the judge credits, with a quote that passes `_supported`, while the embeddings give
+        at least RECHECK_GAP less, are judged again, and the lower verdict stands. A recheck
+        that fails leaves the first verdicts. True when any outcome changed."""
+        assert self.judge is not None
+        judge = self.judge
+        todo: dict[int, list[str]] = {}
+        for i, outcome in enumerate(outcomes):
+            if outcome is None or isinstance(outcome, JudgeError):
+                continue
+            p = prepared[i]
+            ids = [
+                r.id
+                for r in self._embedding_results(p, self._embedding_evidence(p, vectors))
+                if (j := outcome.judgements.get(r.id)) is not None
+                and VERDICT_CREDIT[j.verdict] - (r.embedding_credit or 0.0) >= RECHECK_GAP
+                and self._supported(p.rubric, r, j.evidence, quotes)
+            ]
+            if ids:
+                todo[i] = ids
+        if not todo:
+            return False
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(todo)))) as pool:
+            futures = {
+                i: pool.submit(judge.recheck, prepared[i].rubric, prepared[i].answer, ids)
+                for i, ids in todo.items()
+            }
+            for i, future in futures.items():
+                try:
+                    second = future.result()
+                except JudgeError:
+                    continue  # a second opinion that never came changes nothing
+                first = outcomes[i]
+                assert first is not None and not isinstance(first, JudgeError)
+                outcomes[i] = keep_lower(first, second)
+        return True
 
     def _judge_one(self, p: _Prepared) -> JudgeOutcome | JudgeError:
         assert self.judge is not None
