@@ -38,6 +38,7 @@ from evaluator.grade import (
     band_for,
 )
 from evaluator.judge.injection import injection_spans
+from evaluator.judge.order import prefix_runs
 from evaluator.judge.recheck import keep_lower
 from evaluator.rubrics.model import Rubric
 from evaluator.scoring import coverage, feedback
@@ -181,16 +182,19 @@ class Grader:
         both = prepared + list(clean.values())
         outcomes: list[JudgeOutcome | JudgeError | None] = [None] * len(both)
         todo = [i for i, p in enumerate(both) if p.units] if self.judge is not None else []
-        # One rubric's requests back to back: they share the prompt's static prefix
-        # (instructions, then the rubric), which the server keeps in its cache.
-        todo.sort(key=lambda i: both[i].rubric.id)
+        # One rubric's requests back to back, by one worker: they share the prompt's static
+        # prefix, which the server then reads once (judge.order).
+        runs = [
+            [todo[n] for n in run] for run in prefix_runs([both[i].rubric.id for i in todo], jobs)
+        ]
         # Judge requests go out first, so their network wait overlaps the embedding work.
-        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1))) as pool:
-            futures = {i: pool.submit(self._judge_one, both[i]) for i in todo}
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(runs) or 1))) as pool:
+            futures = [pool.submit(self._judge_run, [both[i] for i in run]) for run in runs]
             vectors = self._encode_answers(both)
             embed_ms = (time.perf_counter() - started) * 1000 / max(len(items), 1)
-            for i, future in futures.items():
-                outcomes[i] = future.result()
+            for run, future in zip(runs, futures, strict=True):
+                for i, outcome in zip(run, future.result(), strict=True):
+                    outcomes[i] = outcome
         quotes = self._encode_quotes(outcomes)
         recheck = self.judge is not None and self.settings.judge_recheck
         if recheck and self._recheck(both, vectors, outcomes, quotes, jobs):
@@ -341,6 +345,9 @@ class Grader:
                 assert first is not None and not isinstance(first, JudgeError)
                 outcomes[i] = keep_lower(first, second)
         return True
+
+    def _judge_run(self, run: list[_Prepared]) -> list[JudgeOutcome | JudgeError]:
+        return [self._judge_one(p) for p in run]
 
     def _judge_one(self, p: _Prepared) -> JudgeOutcome | JudgeError:
         assert self.judge is not None
