@@ -76,9 +76,15 @@ def _scores(graded: list[tuple[Rubric, Grade]], values: np.ndarray, cap: float) 
 
 
 def fit_scale(
-    cases: list[GoldenCase], graded: list[tuple[Rubric, Grade]], cap: float
+    cases: list[GoldenCase],
+    graded: list[tuple[Rubric, Grade]],
+    cap: float,
+    shipped: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Knot scores with the most judged-by-embedding cases in band, kept near the identity."""
+    """Knot scores with the most judged-by-embedding cases in band, kept near the identity.
+
+    The ascent starts from the identity or from the `shipped` scores, whichever is better: it
+    moves one knot at a time, so it can stop short of a scale already known to be better."""
     weight = np.array(
         [0.0 if c.level in JUDGE_LEVELS else LEVEL_WEIGHT.get(c.level or "", 1.0) for c in cases]
     )
@@ -101,6 +107,8 @@ def fit_scale(
 
     values = np.array(KNOTS)
     best = objective(values)
+    if shipped is not None and objective(shipped) > best:
+        values, best = shipped, objective(shipped)
     for _ in range(5):
         improved = False
         for i in range(1, len(KNOTS) - 1):
@@ -131,7 +139,11 @@ def main() -> None:
     unscaled = Grader(embedder, settings=settings, calibration=shape, compare_with=rubrics)
     pairs = [(rubrics.find(c.question), c.answer) for c in cases]
     graded = list(zip([r for r, _ in pairs], unscaled.grade_many(pairs), strict=True))
-    values, best = fit_scale(cases, graded, shape.off_topic_cap)
+    current = CALIBRATIONS[args.embedder].scale
+    shipped = None
+    if current is not None and tuple(x for x, _ in current) == KNOTS:
+        shipped = np.array([y for _, y in current])
+    values, best = fit_scale(cases, graded, shape.off_topic_cap, shipped)
     fitted = shape.model_copy(
         update={"scale": tuple((k, float(v)) for k, v in zip(KNOTS, values, strict=True))}
     )

@@ -53,6 +53,10 @@ class Calibration(BaseModel):
     # (the question's direction is removed less well across languages). None: no special case.
     cross_language: float | None = Field(default=None, gt=0)
     cross_language_floor: float = 0.0
+    # `exclusivity` across languages; None: the same. Similarity alone, scaled up, separates
+    # the key points less than words do, so it discounts less (issue #11: 2.0 took an English
+    # answer to Q11 from 86.0 to 69.7, 13 points under its Chinese twin; 1.0 keeps it at 86.0).
+    cross_language_exclusivity: float | None = Field(default=None, ge=0)
     # (share of credit, score) knots, both 0-1, strictly increasing from (0, 0) to (1, 1).
     scale: tuple[tuple[float, float], ...] | None = None
     # Status boundaries on credit: >= covered -> "covered", >= partial -> "partial", else "missed".
@@ -161,6 +165,7 @@ CALIBRATIONS: dict[str, Calibration] = {
         judge_quote=0.5,
         cross_language=2.0,
         cross_language_floor=0.1,
+        cross_language_exclusivity=1.0,
         scale=(
             (0.0, 0.0),
             (0.2, 0.29),
