@@ -11,8 +11,10 @@ rubric's weights:
 2. coordinate ascent on the knots' scores maximises the answers in band, weighted by level
    (LEVEL_WEIGHT; misconception and injection left out: wrong claims are the judge's job), less
    STAY_NEAR · the knots' total distance from share = score, so the map departs from the plain
-   share only as far as the bands ask; it stays strictly increasing, so the order of answers
-   is the order of their evidence;
+   share only as far as the bands ask, and less SHORTFALL per answer by which a level falls
+   below its floor in tests/runs/test_golden_dev.py (a refit must not trade one level's answers
+   for another's); it stays strictly increasing, so the order of answers is the order of their
+   evidence;
 3. the real Grader re-grades the cases with the fitted scale (it must agree), then grades
    mohler.csv and ads-dev.csv: Pearson, Spearman, RMSE and QWK against the human graders.
 
@@ -40,14 +42,18 @@ from evaluator.runs.golden import GoldenCase, read_golden, run_golden
 from evaluator.scoring.calibration import CALIBRATIONS, Calibration
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
+from tests.runs.test_golden_dev import FLOORS
 
-KNOTS = (0.0, 0.2, 0.35, 0.6, 1.0)
+# Knots where partial answers (shares 0.4-0.7) meet complete ones: the bands ask for a steep
+# rise there and little above it.
+KNOTS = (0.0, 0.2, 0.35, 0.5, 0.6, 0.7, 0.85, 1.0)
 JUDGE_LEVELS = {"misconception", "injection"}
 # A complete answer read as less than excellent is the costliest miss (a pass mark fails it),
 # so those levels count more; issue #11 asks 95 % of them in band, 80 % of partial answers.
 LEVEL_WEIGHT = {"excellent": 3.0, "good-with-extras": 2.0, "english": 2.0}
 STEP = 0.01
 STAY_NEAR = 0.5  # in-band answers one unit of distance from the identity is worth
+SHORTFALL = 10.0  # weighted in-band answers one answer below a level's floor costs
 
 
 def _share(rubric: Rubric, grade: Grade) -> float:
@@ -70,25 +76,39 @@ def _scores(graded: list[tuple[Rubric, Grade]], values: np.ndarray, cap: float) 
 
 
 def fit_scale(
-    cases: list[GoldenCase], graded: list[tuple[Rubric, Grade]], cap: float
+    cases: list[GoldenCase],
+    graded: list[tuple[Rubric, Grade]],
+    cap: float,
+    shipped: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Knot scores with the most judged-by-embedding cases in band, kept near the identity."""
+    """Knot scores with the most judged-by-embedding cases in band, kept near the identity.
+
+    The ascent starts from the identity or from the `shipped` scores, whichever is better: it
+    moves one knot at a time, so it can stop short of a scale already known to be better."""
     weight = np.array(
         [0.0 if c.level in JUDGE_LEVELS else LEVEL_WEIGHT.get(c.level or "", 1.0) for c in cases]
     )
     low = np.array([c.min for c in cases])
     high = np.array([c.max for c in cases])
+    levels = np.array([c.level or "" for c in cases])
 
     def in_band(values: np.ndarray) -> np.ndarray:
         s = _scores(graded, values, cap)
         return (s >= low) & (s <= high)
 
     def objective(values: np.ndarray) -> float:
-        hits = float(np.sum(weight * in_band(values)))
-        return hits - STAY_NEAR * float(np.sum(np.abs(values - np.array(KNOTS))))
+        band = in_band(values)
+        hits = float(np.sum(weight * band))
+        short = sum(
+            max(0, floor - int(band[levels == level].sum())) for level, floor in FLOORS.items()
+        )
+        distance = float(np.sum(np.abs(values - np.array(KNOTS))))
+        return hits - STAY_NEAR * distance - SHORTFALL * short
 
     values = np.array(KNOTS)
     best = objective(values)
+    if shipped is not None and objective(shipped) > best:
+        values, best = shipped, objective(shipped)
     for _ in range(5):
         improved = False
         for i in range(1, len(KNOTS) - 1):
@@ -119,7 +139,11 @@ def main() -> None:
     unscaled = Grader(embedder, settings=settings, calibration=shape, compare_with=rubrics)
     pairs = [(rubrics.find(c.question), c.answer) for c in cases]
     graded = list(zip([r for r, _ in pairs], unscaled.grade_many(pairs), strict=True))
-    values, best = fit_scale(cases, graded, shape.off_topic_cap)
+    current = CALIBRATIONS[args.embedder].scale
+    shipped = None
+    if current is not None and tuple(x for x, _ in current) == KNOTS:
+        shipped = np.array([y for _, y in current])
+    values, best = fit_scale(cases, graded, shape.off_topic_cap, shipped)
     fitted = shape.model_copy(
         update={"scale": tuple((k, float(v)) for k, v in zip(KNOTS, values, strict=True))}
     )

@@ -53,6 +53,10 @@ class Calibration(BaseModel):
     # (the question's direction is removed less well across languages). None: no special case.
     cross_language: float | None = Field(default=None, gt=0)
     cross_language_floor: float = 0.0
+    # `exclusivity` across languages; None: the same. Similarity alone, scaled up, separates
+    # the key points less than words do, so it discounts less (issue #11: 2.0 took an English
+    # answer to Q11 from 86.0 to 69.7, 13 points under its Chinese twin; 1.0 keeps it at 86.0).
+    cross_language_exclusivity: float | None = Field(default=None, ge=0)
     # (share of credit, score) knots, both 0-1, strictly increasing from (0, 0) to (1, 1).
     scale: tuple[tuple[float, float], ...] | None = None
     # Status boundaries on credit: >= covered -> "covered", >= partial -> "partial", else "missed".
@@ -138,6 +142,11 @@ class Calibration(BaseModel):
 # ../shared/benchmarks/cases-dev.jsonl while keeping the ranking on mohler.csv and ads-dev.csv
 # (benchmarks/README.md, "The score scale"); `scale` is fitted to cases-dev.jsonl's bands by
 # `nice .venv/bin/python benchmarks/scale.py`, which never sees mohler or ads-dev.
+# Exclusivity 2.0 (was 1.0, issue #11): a topical sentence that states one point also came
+# within 0.2 of its neighbours and earned them 0.4-0.7 each (an ensemble's "errors cancel out"
+# gave robustness, overfitting and diversity credit); on cases-dev, with the scale refitted,
+# partial answers in band 20 -> 22 and no level lower. It only applies to written rubrics, so
+# mohler and ads-dev (rubrics cut from a reference answer) move only with the scale.
 # The other two: the least-squares fit by benchmarks/calibrate.py, anchored since 2026-12-01
 # (no intercept: zero evidence earns nothing; mohler + ads-dev, 5 folds, seed 0; held-out
 # figures in benchmarks/README.md).
@@ -151,12 +160,22 @@ CALIBRATIONS: dict[str, Calibration] = {
         lexical=1.2,
         length=0.2,
         local_recall=True,
-        exclusivity=1.0,
+        exclusivity=2.0,
         states=0.5,
         judge_quote=0.5,
         cross_language=2.0,
         cross_language_floor=0.1,
-        scale=((0.0, 0.0), (0.2, 0.3), (0.35, 0.38), (0.6, 0.81), (1.0, 1.0)),
+        cross_language_exclusivity=1.0,
+        scale=(
+            (0.0, 0.0),
+            (0.2, 0.29),
+            (0.35, 0.48),
+            (0.5, 0.66),
+            (0.6, 0.81),
+            (0.7, 0.86),
+            (0.85, 0.87),
+            (1.0, 1.0),
+        ),
         covered=0.75,
         partial=0.35,
         off_topic=0.11695,

@@ -79,13 +79,16 @@ def key_point_evidence(
     if similarity.size == 0:
         k = len(similarity)
         return KeyPointEvidence(np.zeros(k, dtype=int), np.zeros(k, dtype=np.float32))
+    exclusivity = calibration.exclusivity
     if cross_language and calibration.cross_language is not None:
         e = (similarity - calibration.cross_language_floor) * calibration.cross_language
+        if calibration.cross_language_exclusivity is not None:
+            exclusivity = calibration.cross_language_exclusivity
     else:
         e = calibration.evidence(similarity, recall)
     if distinct:
         best = e.max(axis=0, keepdims=True)
-        e = e - calibration.exclusivity * (best - e)
+        e = e - exclusivity * (best - e)
         if calibration.states is not None:
             e = np.where(best >= calibration.states, e, np.minimum(e, 0.0))
     if any(ignore):

@@ -3,8 +3,9 @@
 code with the default embedder and no judge. It fails when a level lands in band for fewer
 answers than it does today, so scoring work can only move these numbers up.
 
-Today's floors (embedding only, measured 2026-12-01 after the anchored scale of issue #11;
-in-sample: the scale was fitted to this set by benchmarks/scale.py). Still short of the targets:
+Today's floors (embedding only, measured 2026-12-02 after exclusivity 2.0 and the eight-knot
+scale of issue #11; in-sample: the scale was fitted to this set by benchmarks/scale.py, which
+also keeps every level at or above these floors). Still short of the targets:
 partial answers with one or two points score high, filler around one point still earns a
 little for neighbouring points, and misconception and injection are the judge's to catch.
 """
@@ -28,12 +29,12 @@ FLOORS = {
     "good-with-extras": 25,
     "english": 6,
     "empty": 8,
-    "partial": 20,
+    "partial": 22,
     "restate": 6,
     "offtopic": 6,
     "padding": 3,
     "injection": 5,
-    "misconception": 14,
+    "misconception": 16,
 }
 
 

@@ -299,3 +299,19 @@ def test_across_languages_similarity_alone_counts_above_its_floor() -> None:
     recall = np.ones((1, 1), dtype=np.float32)  # ignored: no word is shared across languages
     found = coverage.key_point_evidence(sims, recall, EVIDENCE_CAL, cross_language=True)
     assert found.strength.tolist() == pytest.approx([(0.5 - 0.1) * 2.0])
+
+
+def test_across_languages_the_points_compete_with_their_own_exclusivity() -> None:
+    # One sentence: key point 0 at e = 2·(0.6-0.1) = 1.0, key point 1 at 2·(0.5-0.1) = 0.8.
+    sims = np.array([[0.6], [0.5]], dtype=np.float32)
+    recall = np.zeros((2, 1), dtype=np.float32)
+    strict = EVIDENCE_CAL.model_copy(update={"exclusivity": 2.0})
+    same = coverage.key_point_evidence(sims, recall, strict, cross_language=True)
+    assert same.strength.tolist() == pytest.approx([1.0, 0.4])
+    own = strict.model_copy(update={"cross_language_exclusivity": 1.0})
+    found = coverage.key_point_evidence(sims, recall, own, cross_language=True)
+    assert found.strength.tolist() == pytest.approx([1.0, 0.6])
+    # Within one language the rubric's exclusivity still holds.
+    assert coverage.key_point_evidence(sims, recall, own).strength.tolist() == pytest.approx(
+        [0.6, 0.3]
+    )
