@@ -3,8 +3,8 @@
     judge = make_judge(settings)          # None when no judge is configured
     outcome = judge.assess(rubric, answer)  # JudgeOutcome, or raises JudgeError
 
-Response-format ladder (DESIGN.md): `response_format` json_schema → json_object → plain text,
-each step taken once a server rejects the one above; the text is read by `reply.parse_reply`,
+Response-format ladder (DESIGN.md): `response_format` json_schema with text lengths → without
+them → json_object → plain text, each step taken once a server rejects the one above; the text is read by `reply.parse_reply`,
 and an unusable reply gets one re-ask quoting the error, then JudgeError ("unscored": the
 grader falls back to embeddings; never 0, never a pass).
 
@@ -91,7 +91,9 @@ class JudgeOutcome(BaseModel):
     info: JudgeInfo
 
 
-_FORMATS = ("json_schema", "json_object", "none")
+# The response_format ladder: the schema with text lengths (llama.cpp enforces them), the
+# portable schema, JSON mode, plain text.
+_FORMATS = ("json_schema_bounded", "json_schema", "json_object", "none")
 
 
 class _RanAway(Exception):
@@ -126,7 +128,7 @@ class Judge:
         )
         self.cache = JudgeCache(settings.cache_dir) if settings.use_cache else None
         self._client = self._make_client(key or NO_KEY)
-        self._format = "json_schema"  # lowered for good once the server rejects it
+        self._format = _FORMATS[0]  # lowered for good once the server rejects it
         self._fallback: JudgePrompts | None = None  # compact prompts, loaded on first runaway
 
     def _make_client(self, api_key: str) -> OpenAI:
@@ -406,8 +408,9 @@ def public_base_url(url: str) -> str:
 
 
 def _response_format(mode: str, rubric: Rubric, style: str) -> dict[str, Any]:
-    if mode == "json_schema":
-        schema = {"name": "judge_reply", "strict": True, "schema": reply_schema(rubric, style)}
+    if mode in ("json_schema_bounded", "json_schema"):
+        body = reply_schema(rubric, style, bounded=mode == "json_schema_bounded")
+        schema = {"name": "judge_reply", "strict": True, "schema": body}
         return {"response_format": {"type": "json_schema", "json_schema": schema}}
     if mode == "json_object":
         return {"response_format": {"type": "json_object"}}

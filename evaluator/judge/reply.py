@@ -134,11 +134,20 @@ _LEFT_OUT = {
 }
 
 
-def reply_schema(rubric: Rubric, style: str = "full") -> dict[str, Any]:
+# The longest text per field (characters) in the bounded schema. A small model copies whole
+# paragraphs as its "quote" whatever the prompt says (measured: 880 tokens for six key points),
+# and a reply cut off at max_tokens is no reply. The prompt asks for quotes of 20 Chinese
+# characters or 10 words.
+TEXT_LIMITS = {"reasoning": 300, "reason": 80, "comment": 150}
+QUOTE_LIMIT = {"zh": 30, "en": 80}
+
+
+def reply_schema(rubric: Rubric, style: str = "full", bounded: bool = False) -> dict[str, Any]:
     """The strict reply schema, narrowed to this rubric: `key_points` has exactly one required
     property per key point id, and misconceptions are an enum of the rubric's ids; the style's
-    free-text fields left out. Only the portable subset of JSON Schema (no length or count
-    limits)."""
+    free-text fields left out. Only the portable subset of JSON Schema, unless `bounded`: then
+    texts carry a `maxLength` (TEXT_LIMITS, QUOTE_LIMIT), which llama.cpp's grammar enforces
+    and stricter servers may reject (the client then asks without it)."""
     schema = copy.deepcopy(_REPLY_SCHEMA)
     verdict = copy.deepcopy(_VERDICT_SCHEMA)
     top, per_point = _LEFT_OUT[style]
@@ -146,6 +155,12 @@ def reply_schema(rubric: Rubric, style: str = "full") -> dict[str, Any]:
         for name in names:
             node["properties"].pop(name)
             node["required"].remove(name)
+    if bounded:
+        limits = {**TEXT_LIMITS, "evidence": QUOTE_LIMIT.get(rubric.language, QUOTE_LIMIT["en"])}
+        for node in (schema, verdict):
+            for name, prop in node["properties"].items():
+                if name in limits:
+                    prop["maxLength"] = limits[name]
     defs = schema.setdefault("$defs", {})
     defs.pop("ReplyKeyPoint", None)
     defs.update(verdict.pop("$defs", {}))

@@ -249,28 +249,71 @@ def test_verdict_case_and_padding_are_tolerated(fake_openai, tmp_path, rubric):
     assert outcome.judgements["smaller"].verdict == Verdict.MISSING
 
 
+def _max_lengths(response_format: dict[str, Any]) -> dict[str, int]:
+    schema = response_format["json_schema"]["schema"]
+    nodes = [schema, schema["$defs"]["ReplyVerdict"]]
+    return {
+        name: prop["maxLength"]
+        for node in nodes
+        for name, prop in node["properties"].items()
+        if "maxLength" in prop
+    }
+
+
+@pytest.mark.parametrize(
+    ("style", "language", "limits"),
+    [
+        ("full", "zh", {"reasoning": 300, "evidence": 30, "reason": 80, "comment": 150}),
+        ("compact", "zh", {"evidence": 30}),
+        ("compact", "en", {"evidence": 80}),
+    ],
+)
+def test_texts_are_bounded_first_so_a_pasted_paragraph_cannot_eat_the_budget(
+    fake_openai, tmp_path, rubric, style: str, language: str, limits: dict[str, int]
+) -> None:
+    """A 1.5B judge pasted whole paragraphs as quotes (880 tokens for six key points), so
+    replies ran past max_tokens and were lost; llama.cpp's grammar enforces maxLength."""
+    fake_openai.reply(judge_json(ALL_COVERED))
+    rubric = rubric.model_copy(update={"language": language})
+    Judge(settings_for(fake_openai, tmp_path, judge_style=style)).assess(rubric, GOOD)
+    assert _max_lengths(fake_openai.chat_requests[0].body["response_format"]) == limits
+
+
 def test_json_schema_rejected_falls_back_to_json_object(fake_openai, tmp_path, rubric):
-    fake_openai.error(400, "response_format type json_schema is not supported")
+    fake_openai.error(400, "maxLength is not supported").error(400, "json_schema unsupported")
     fake_openai.reply(judge_json(ALL_COVERED)).reply(judge_json(ALL_COVERED))
     judge = Judge(settings_for(fake_openai, tmp_path))
     judge.assess(rubric, GOOD)
     judge.assess(rubric, GOOD + " ")
     formats = [r.body.get("response_format") for r in fake_openai.chat_requests]
-    assert formats[0]["type"] == "json_schema"
-    assert formats[1] == {"type": "json_object"}
-    assert formats[2] == {"type": "json_object"}  # remembered: no second rejected request
+    assert formats[0]["type"] == "json_schema" and _max_lengths(formats[0])
+    assert formats[1]["type"] == "json_schema" and not _max_lengths(formats[1])
+    assert formats[2] == {"type": "json_object"}
+    assert formats[3] == {"type": "json_object"}  # remembered: no second rejected request
 
 
-def test_both_formats_rejected_falls_back_to_plain_text(fake_openai, tmp_path, rubric):
-    fake_openai.error(400, "json_schema unsupported").error(422, "json_object unsupported")
+def test_lengths_rejected_keep_the_portable_schema(fake_openai, tmp_path, rubric):
+    fake_openai.error(400, "maxLength is not supported")
+    fake_openai.reply(judge_json(ALL_COVERED)).reply(judge_json(ALL_COVERED))
+    judge = Judge(settings_for(fake_openai, tmp_path))
+    judge.assess(rubric, GOOD)
+    judge.assess(rubric, GOOD + " ")
+    formats = [r.body.get("response_format") for r in fake_openai.chat_requests]
+    assert [f["type"] for f in formats] == ["json_schema"] * 3
+    assert [bool(_max_lengths(f)) for f in formats] == [True, False, False]
+
+
+def test_every_format_rejected_falls_back_to_plain_text(fake_openai, tmp_path, rubric):
+    fake_openai.error(400, "maxLength unsupported").error(400, "json_schema unsupported")
+    fake_openai.error(422, "json_object unsupported")
     fake_openai.reply("```\n" + judge_json(ALL_COVERED) + "\n```")
     outcome = Judge(settings_for(fake_openai, tmp_path)).assess(rubric, GOOD)
     assert outcome.judgements["transfer"].verdict == Verdict.COVERED
-    assert "response_format" not in fake_openai.chat_requests[2].body
+    assert "response_format" not in fake_openai.chat_requests[3].body
 
 
 def test_bad_request_on_every_format_is_a_clean_error(fake_openai, tmp_path, rubric):
-    for _ in range(3):
+    for _ in range(4):
         fake_openai.error(400, "context length exceeded")
     with pytest.raises(JudgeError) as err:
         Judge(settings_for(fake_openai, tmp_path)).assess(rubric, GOOD)
