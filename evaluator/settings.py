@@ -56,16 +56,18 @@ class Settings(BaseModel):
     judge_stall_timeout: float = Field(default=120.0, gt=0)
     judge_retries: int = Field(default=2, ge=0)
     judge_temperature: float = Field(default=0.0, ge=0, le=2)
-    # Combined credit = judge_weight * judge credit + (1 - judge_weight) * embedding credit.
-    judge_weight: float = Field(default=0.7, ge=0, le=1)
+    # Combined credit = judge_weight * judge credit + (1 - judge_weight) * embedding credit; the
+    # score mixes the judge's share with the embeddings' scaled share alike. 0.5: on cases-dev
+    # with the bundled judge, 122/158 in band against 117 at 0.7 (benchmarks/README.md).
+    judge_weight: float = Field(default=0.5, ge=0, le=1)
     # How much the judge writes: "full" (reasoning, a reason per key point, a comment),
     # "rationale" (one sentence of reasoning, then verdicts and quotes) or "compact" (verdicts
     # and quotes only). Replies are the judge's main cost on a CPU: compact was as accurate as
     # full on the dev subset at 60 % of the tokens (benchmarks/judge_speed.py).
     judge_style: Literal["full", "rationale", "compact"] = "compact"
     # The consistency pass: key points the judge credits but the embeddings do not see are
-    # asked about again, and the lower verdict stands (costs a second, shorter call for the
-    # answers that have such points; benchmarks/judge_stability.py measures both).
+    # asked about again, and the lower verdict stands. Off: on the dev subset it changed no
+    # grade by a band and cost 19 % more time (benchmarks/judge_stability.py --recheck).
     judge_recheck: bool = False
     require_judge: bool = False
 

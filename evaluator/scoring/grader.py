@@ -595,12 +595,31 @@ class Grader:
         mis_hits: list[MisconceptionHit],
         flags: list[Flag],
     ) -> float:
-        """Weighted credit on the calibrated scale, less misconception penalties, capped when off
-        topic; 0 when empty."""
+        """Weighted credit, less misconception penalties, capped when off topic; 0 when empty.
+
+        The calibrated scale belongs to the embeddings (it corrects how they under-credit a
+        stated point); a judge's verdicts already sit on the rubric's scale (covered is the whole
+        point). So with a judge the score mixes the two shares, only the embeddings' scaled."""
         if not p.units:
             return 0.0
-        share = p.rubric.weighted_share({r.id: r.credit for r in results})
-        score = 100 * self.calibration.scaled(share)
+        if not any(r.judge_verdict is not None for r in results):
+            share = p.rubric.weighted_share({r.id: r.credit for r in results})
+            score = 100 * self.calibration.scaled(share)
+        else:
+            # A contradicted point earns nothing from either side.
+            embedding = {
+                r.id: 0.0 if r.status == Status.CONTRADICTED else (r.embedding_credit or 0.0)
+                for r in results
+            }
+            verdicts = {
+                r.id: VERDICT_CREDIT[r.judge_verdict]
+                for r in results
+                if r.judge_verdict is not None
+            }
+            w = self.settings.judge_weight
+            judge_share = p.rubric.weighted_share({**embedding, **verdicts})
+            embedding_share = self.calibration.scaled(p.rubric.weighted_share(embedding))
+            score = 100 * (w * judge_share + (1 - w) * embedding_share)
         score -= sum(h.penalty for h in mis_hits)
         if Flag.OFF_TOPIC in flags or Flag.ANSWERS_OTHER_QUESTION in flags:
             score = min(score, self.calibration.off_topic_cap)

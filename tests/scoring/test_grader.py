@@ -100,6 +100,31 @@ def test_judge_verdicts_combine_with_embedding_credit() -> None:
     assert k1.judge_verdict == Verdict.COVERED and grade.judge and grade.judge.model == "scripted"
 
 
+def test_the_scale_lifts_the_embeddings_share_not_the_judges_verdicts() -> None:
+    """The calibrated scale corrects the embeddings' under-credit of stated points; a judge's
+    "covered" is already the whole point, so lifting it too put partial answers over their
+    bands (cases-dev with the bundled judge: partial 6/30 in band)."""
+    from evaluator.scoring.calibration import calibration_for
+
+    lifted = calibration_for("hashing").model_copy(
+        update={"scale": ((0.0, 0.0), (0.5, 0.8), (1.0, 1.0))}
+    )
+    judge = ScriptedJudge({"k1": Verdict.COVERED, "k2": Verdict.MISSING})
+    settings = Settings(use_cache=False, judge_weight=0.5)
+    grade = Grader("hashing", judge=judge, settings=settings, calibration=lifted).grade(  # type: ignore[arg-type]
+        RUBRIC, GOOD
+    )
+    weights = {k.id: k.weight for k in RUBRIC.key_points}
+    total = sum(weights.values())
+    judge_share = weights["k1"] / total
+    embedding_share = sum(weights[k.id] * (k.embedding_credit or 0.0) for k in grade.key_points)
+    expected = 100 * (0.5 * judge_share + 0.5 * lifted.scaled(embedding_share / total))
+    assert grade.score == pytest.approx(expected, abs=0.05)
+    # Without a judge the whole share is scaled, as before.
+    alone = Grader("hashing", settings=settings, calibration=lifted).grade(RUBRIC, GOOD)
+    assert alone.score == pytest.approx(100 * lifted.scaled(embedding_share / total), abs=0.05)
+
+
 def test_contradiction_and_judge_misconception_cost_credit() -> None:
     judge = ScriptedJudge(
         {"k1": Verdict.CONTRADICTED, "k2": Verdict.COVERED}, misconceptions=["m1"]
