@@ -6,14 +6,17 @@
 
 All embedding work for a batch happens in one `encode` call (the model's own fast path); rubric
 vectors are computed once per rubric and cached on disk. Judge calls, when configured, run
-concurrently in up to `jobs` threads.
+concurrently in up to `jobs` threads, one rubric's calls from one thread (judge.order), and with
+`judge_recheck` the points the judge credits beyond the embeddings are asked again
+(judge.recheck).
 
 Beyond key-point coverage: an answer clearly closer to another question of `compare_with` is
 flagged and capped; a terse answer to a list question earns the items it names; a "pick k"
 group counts only its k best members; text that addresses the grader never raises a score (the
 answer is also graded, and judged, without it); and a judge's covered/partial verdict stands
 only when the answer's words support it (`_supported`). The weighted share of credit becomes
-the score through the calibration's scale.
+the score through the calibration's scale; with a judge, only the embeddings' share is scaled
+and the judge's is mixed in as it is (`_score`).
 """
 
 from __future__ import annotations
