@@ -315,7 +315,7 @@ class Grader:
         """The consistency pass (settings.judge_recheck), in place: each answer's key points
         that the judge credits, with a quote that passes `_supported`, while the embeddings give
         at least RECHECK_GAP less, are judged again, and the lower verdict stands. A recheck
-        that fails leaves the first verdicts. True when any outcome changed."""
+        that fails leaves the first verdicts. True when any answer was asked again."""
         assert self.judge is not None
         judge = self.judge
         todo: dict[int, list[str]] = {}
