@@ -12,18 +12,13 @@ from evaluator.errors import QuestionNotFound
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.runs.check.notes import parse_note
-from tests.helpers import REPO, SEED_SUBSET_RUBRICS, write_rubrics
-
-
-@pytest.fixture(scope="module")
-def bundled() -> RubricSet:
-    return load_rubrics(REPO / "rubrics")
+from tests.helpers import SEED_SUBSET_RUBRICS, write_rubrics
 
 
 @pytest.mark.parametrize("junk", ["None", "none", "null", "NULL", "the", "what", "N/A", "nan"])
-def test_words_that_name_nothing_are_refused(bundled: RubricSet, junk: str) -> None:
+def test_words_that_name_nothing_are_refused(bundled_rubrics: RubricSet, junk: str) -> None:
     with pytest.raises(QuestionNotFound, match=f"'{junk}' names no question"):
-        bundled.find(junk)
+        bundled_rubrics.find(junk)
 
 
 @pytest.mark.parametrize(
@@ -37,15 +32,15 @@ def test_words_that_name_nothing_are_refused(bundled: RubricSet, junk: str) -> N
         ("第5题", 5),
     ],
 )
-def test_real_titles_are_found(bundled: RubricSet, query: str, number: int) -> None:
-    assert bundled.find(query).number == number
+def test_real_titles_are_found(bundled_rubrics: RubricSet, query: str, number: int) -> None:
+    assert bundled_rubrics.find(query).number == number
 
 
-def test_letters_inside_other_words_do_not_match(bundled: RubricSet) -> None:
+def test_letters_inside_other_words_do_not_match(bundled_rubrics: RubricSet) -> None:
     with pytest.raises(QuestionNotFound, match="matches no question"):
-        bundled.find("notes")
+        bundled_rubrics.find("notes")
     with pytest.raises(QuestionNotFound, match="did you mean: 11"):
-        bundled.find("knowledge distilation")  # half the words: suggested, not accepted
+        bundled_rubrics.find("knowledge distilation")  # half the words: suggested, not accepted
 
 
 def test_a_notes_heading_is_not_graded_as_a_question(tmp_path: Path) -> None:

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import pytest
 
-from evaluator.rubrics.io import golden_files, load_rubrics
+from evaluator.rubrics.io import golden_files
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.runs.golden import read_golden, run_golden
 from evaluator.scoring.grader import Grader
-from evaluator.settings import Settings
 from tests.helpers import REPO, require
 
 pytestmark = pytest.mark.real_model
@@ -38,20 +37,11 @@ FLOORS = {
 }
 
 
-@pytest.fixture(scope="module")
-def rubrics() -> RubricSet:
-    return load_rubrics(REPO / "rubrics")
-
-
-@pytest.fixture(scope="module")
-def grader(rubrics: RubricSet) -> Grader:
-    # As `evaluator rubrics test` grades: each answer compared with the set's other questions.
-    return Grader("use-multilingual", settings=Settings(use_cache=False), compare_with=rubrics)
-
-
-def test_dev_set_levels_do_not_fall_below_today(rubrics: RubricSet, grader: Grader) -> None:
+def test_dev_set_levels_do_not_fall_below_today(
+    bundled_rubrics: RubricSet, bundled_grader: Grader
+) -> None:
     require(DEV.is_file(), f"{DEV} is missing (the shared benchmark data)")
-    report = run_golden(read_golden(DEV), rubrics, grader, str(DEV))
+    report = run_golden(read_golden(DEV), bundled_rubrics, bundled_grader, str(DEV))
     reached = {t.name: t.in_band for t in report.levels}
     print("\nin band per level:", {t.name: f"{t.in_band}/{t.cases}" for t in report.levels})
     assert set(reached) == set(FLOORS), "the dev set's levels changed: update FLOORS"
@@ -61,12 +51,14 @@ def test_dev_set_levels_do_not_fall_below_today(rubrics: RubricSet, grader: Grad
     assert not below, f"levels below their floor (reached, floor): {below}"
 
 
-def test_the_bundled_golden_answers_land_in_their_bands(rubrics: RubricSet, grader: Grader) -> None:
+def test_the_bundled_golden_answers_land_in_their_bands(
+    bundled_rubrics: RubricSet, bundled_grader: Grader
+) -> None:
     """rubrics/llm-training.golden.jsonl: answers written for the bundled rubric's weights
     (issue #16: what each "list" question asks, lighter items such as pruning), graded as
     `evaluator rubrics test` grades them with no argument."""
     (path,) = golden_files(REPO / "rubrics")
-    report = run_golden(read_golden(path), rubrics, grader, str(path))
+    report = run_golden(read_golden(path), bundled_rubrics, bundled_grader, str(path))
     misses = [
         f"{r.case}: {r.score} not in {r.min:g}-{r.max:g}" for r in report.results if not r.in_band
     ]

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.scoring.grader import Grader
-from evaluator.settings import Settings
-from tests.helpers import REPO
 
 pytestmark = pytest.mark.real_model
 
@@ -41,68 +38,68 @@ PARITY = {
 }
 
 
-@pytest.fixture(scope="module")
-def rubrics() -> RubricSet:
-    return load_rubrics(REPO / "rubrics")
-
-
-@pytest.fixture(scope="module")
-def grader(rubrics: RubricSet) -> Grader:
-    return Grader("use-multilingual", settings=Settings(use_cache=False), compare_with=rubrics)
-
-
 def test_the_question_or_its_title_restated_earns_nothing(
-    rubrics: RubricSet, grader: Grader
+    bundled_rubrics: RubricSet, bundled_grader: Grader
 ) -> None:
-    every = list(rubrics)
-    grades = grader.grade_many([(r, r.title) for r in every] + [(r, r.question) for r in every])
+    every = list(bundled_rubrics)
+    grades = bundled_grader.grade_many(
+        [(r, r.title) for r in every] + [(r, r.question) for r in every]
+    )
     assert [g.score for g in grades] == [0.0] * len(grades)
 
 
-def test_a_terse_correct_list_earns_the_points_it_names(rubrics: RubricSet, grader: Grader) -> None:
-    grade = grader.grade(rubrics.find("8"), "正则化、dropout、数据增强、早停。")
+def test_a_terse_correct_list_earns_the_points_it_names(
+    bundled_rubrics: RubricSet, bundled_grader: Grader
+) -> None:
+    grade = bundled_grader.grade(bundled_rubrics.find("8"), "正则化、dropout、数据增强、早停。")
     assert grade.score >= 80
 
 
-def test_misconceptions_in_the_right_words_earn_nothing(rubrics: RubricSet, grader: Grader) -> None:
-    grade = grader.grade(
-        rubrics.find("11"), "学生模型比教师模型大，蒸馏后学生模型性能一定超过教师模型。"
+def test_misconceptions_in_the_right_words_earn_nothing(
+    bundled_rubrics: RubricSet, bundled_grader: Grader
+) -> None:
+    grade = bundled_grader.grade(
+        bundled_rubrics.find("11"), "学生模型比教师模型大，蒸馏后学生模型性能一定超过教师模型。"
     )
     assert grade.score <= 10
     assert all(k.credit == 0 for k in grade.key_points)
 
 
 def test_a_sentence_that_denies_a_misconception_is_not_taken_for_it(
-    rubrics: RubricSet, grader: Grader
+    bundled_rubrics: RubricSet, bundled_grader: Grader
 ) -> None:
     # Shares its words with Q2's m2 ("…不需要保留 float32 副本") but says the opposite.
     right = "使用混合精度训练，用 float16 计算、保留 float32 主权重，降低显存占用。"
-    grade = grader.grade(rubrics.find("2"), right)
+    grade = bundled_grader.grade(bundled_rubrics.find("2"), right)
     assert not grade.misconceptions
     assert next(k for k in grade.key_points if k.label == "混合精度训练").credit > 0.5
     wrong = "混合精度训练就是全部换成 float16 计算，不需要保留 float32 的副本。"
-    assert [m.id for m in grader.grade(rubrics.find("2"), wrong).misconceptions] == ["m2"]
+    assert [
+        m.id for m in bundled_grader.grade(bundled_rubrics.find("2"), wrong).misconceptions
+    ] == ["m2"]
 
 
 def test_ascii_punctuation_in_a_chinese_answer_grades_as_full_width(
-    rubrics: RubricSet, grader: Grader
+    bundled_rubrics: RubricSet, bundled_grader: Grader
 ) -> None:
     # The sentence encoder reads "," and "，" differently; a misconception found in one typing
     # was missed in the other (benchmarks/judge_stability.py).
     wide = "优势：速度和节点数严格成正比，用 N 台机器训练时间就是原来的 1/N。挑战其实不大，节点间通信量很小，可以忽略。"
     ascii_typed = wide.replace("，", ",").replace("。", ".").replace("：", ":")
-    a, b = grader.grade_many([(rubrics.find("1"), wide), (rubrics.find("1"), ascii_typed)])
+    a, b = bundled_grader.grade_many(
+        [(bundled_rubrics.find("1"), wide), (bundled_rubrics.find("1"), ascii_typed)]
+    )
     assert abs(a.score - b.score) <= 1
     assert [m.id for m in a.misconceptions] == [m.id for m in b.misconceptions]
 
 
 @pytest.mark.parametrize("question", sorted(PARITY))
 def test_english_content_scores_within_ten_points_of_the_chinese(
-    rubrics: RubricSet, grader: Grader, question: str
+    bundled_rubrics: RubricSet, bundled_grader: Grader, question: str
 ) -> None:
     chinese, english = PARITY[question]
-    zh, en = grader.grade_many(
-        [(rubrics.find(question), chinese), (rubrics.find(question), english)]
+    zh, en = bundled_grader.grade_many(
+        [(bundled_rubrics.find(question), chinese), (bundled_rubrics.find(question), english)]
     )
     assert zh.score >= 80
     assert abs(zh.score - en.score) <= 10
