@@ -42,7 +42,7 @@ from evaluator.judge.prompts import (
     load_judge_prompts,
     render_messages,
 )
-from evaluator.judge.recheck import narrowed
+from evaluator.judge.recheck import add_usage, narrowed
 from evaluator.judge.reply import (
     JudgeReply,
     KeyPointJudgement,
@@ -288,7 +288,7 @@ class Judge:
                     f"judge at {self.public_url} gave an unusable reply ({first}), and the"
                     f" re-ask {second} (unscored)"
                 ) from None
-            usage = _add_usage(usage, second_usage)
+            usage = add_usage(usage, second_usage)
             try:
                 return parse_reply(text, rubric), usage
             except ReplyError as second:
@@ -428,15 +428,6 @@ def _retry_delay(exc: Any, attempt: int) -> float:
         if value >= 0:
             return min(value, MAX_RETRY_DELAY)
     return min(0.5 * 2**attempt, 8.0)
-
-
-def _add_usage(
-    a: tuple[int | None, int | None], b: tuple[int | None, int | None]
-) -> tuple[int | None, int | None]:
-    def add(x: int | None, y: int | None) -> int | None:
-        return None if x is None and y is None else (x or 0) + (y or 0)
-
-    return add(a[0], b[0]), add(a[1], b[1])
 
 
 def _api_message(exc: Any) -> str:

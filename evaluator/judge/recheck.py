@@ -37,11 +37,14 @@ def keep_lower(first: JudgeOutcome, second: JudgeOutcome) -> JudgeOutcome:
         if before is not None and _ORDER.index(again.verdict) < _ORDER.index(before.verdict):
             judgements[kp_id] = again
     a, b = first.info, second.info
+    prompt, completion = add_usage(
+        (a.prompt_tokens, a.completion_tokens), (b.prompt_tokens, b.completion_tokens)
+    )
     info = a.model_copy(
         update={
             "latency_ms": round(a.latency_ms + b.latency_ms, 1),
-            "prompt_tokens": _add(a.prompt_tokens, b.prompt_tokens),
-            "completion_tokens": _add(a.completion_tokens, b.completion_tokens),
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
             "rechecked": sorted(second.judgements),
         }
     )
@@ -56,5 +59,12 @@ def keep_lower(first: JudgeOutcome, second: JudgeOutcome) -> JudgeOutcome:
     )
 
 
-def _add(x: int | None, y: int | None) -> int | None:
-    return None if x is None and y is None else (x or 0) + (y or 0)
+def add_usage(
+    a: tuple[int | None, int | None], b: tuple[int | None, int | None]
+) -> tuple[int | None, int | None]:
+    """Two calls' (prompt, completion) token counts added; None where neither server said."""
+
+    def add(x: int | None, y: int | None) -> int | None:
+        return None if x is None and y is None else (x or 0) + (y or 0)
+
+    return add(a[0], b[0]), add(a[1], b[1])
