@@ -200,10 +200,12 @@ def misconception_matches(
     calibration: Calibration,
     clauses_from: int | None = None,
     denied: np.ndarray | None = None,
+    worded: np.ndarray | None = None,
 ) -> list[MisconceptionMatch]:
     """Misconceptions some unit states more closely than it states any key point.
 
-    Rows of `units` from `clauses_from` on are clauses, held to a stricter threshold.
+    Rows of `units` from `clauses_from` on are clauses, held to a stricter threshold unless
+    `worded[m, u]`: the clause repeats a word of misconception m that the question does not use.
     `denied[m, u]` marks a unit that says the opposite of misconception m (text.denies): close
     in embedding space, yet not asserting it.
     """
@@ -213,10 +215,20 @@ def misconception_matches(
     kp_best = (key_points @ units.T).max(axis=0) if len(key_points) else np.zeros(len(units))
     hits = []
     threshold = np.full(len(units), calibration.misconception, dtype=np.float32)
+    is_clause = np.zeros(len(units), dtype=bool)
     if clauses_from is not None:
         threshold[clauses_from:] += calibration.misconception_clause_extra
+        is_clause[clauses_from:] = True
     for m, row in enumerate(mis_sims):
-        passing = (row >= threshold) & (row - kp_best >= calibration.misconception_margin)
+        margin = row - kp_best
+        passing = (row >= threshold) & (margin >= calibration.misconception_margin)
+        if worded is not None:
+            passing |= (
+                is_clause
+                & worded[m]
+                & (row >= calibration.misconception)
+                & (margin >= calibration.misconception_clause_margin)
+            )
         if denied is not None:
             passing &= ~denied[m]
         if passing.any():

@@ -463,6 +463,7 @@ class Grader:
                     [[denies(c, m.text) for c in claims] for m in rubric.misconceptions],
                     dtype=bool,
                 ).reshape(len(rubric.misconceptions), len(claims)),
+                worded=self._claim_words(rubric, claims),
             )
         ]
         # Compared without the question's direction: restating the question earns nothing.
@@ -511,6 +512,17 @@ class Grader:
         similarity = sims[np.arange(len(sims)), match.index]
         return _Evidence(
             similarity, match.strength, lex, evidence, mis_hits, topical, flags, other, named
+        )
+
+    @staticmethod
+    def _claim_words(rubric: Rubric, claims: list[str]) -> np.ndarray:
+        """(misconception, claim): the claim repeats a word of the misconception that the
+        question does not use, so it shares the wrong claim and not only the topic."""
+        asked = content_tokens(f"{rubric.title} {rubric.question}")
+        own = [content_tokens(m.text) - asked for m in rubric.misconceptions]
+        words = [content_tokens(c) for c in claims]
+        return np.array([[bool(o & w) for w in words] for o in own], dtype=bool).reshape(
+            len(own), len(claims)
         )
 
     def _named(self, p: _Prepared, wrong: list[str]) -> list[int | None]:

@@ -33,7 +33,7 @@ FLOORS = {
     "offtopic": 6,
     "padding": 3,
     "injection": 5,
-    "misconception": 16,
+    "misconception": 18,
 }
 
 

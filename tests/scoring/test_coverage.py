@@ -137,6 +137,32 @@ def test_misconception_needs_similarity_and_margin() -> None:
     assert coverage.misconception_matches(np.zeros((0, 3)), np.stack([states_it]), kps, cal) == []
 
 
+def test_a_clause_that_repeats_the_wrong_claims_words_needs_less_similarity() -> None:
+    cal = Calibration(
+        low=0, high=1, off_topic=0, misconception=0.7, misconception_clause_extra=0.1,
+        misconception_margin=0.05, misconception_clause_margin=0.1,
+    )  # fmt: skip
+    mis = np.stack([unit(1, 0, 0)])
+    kps = np.stack([unit(0, 1, 0)])
+    clause = unit(1, 0.5, 0.6)  # similarity 0.79 (< 0.7 + 0.1), margin 0.39 over the key point
+    as_sentence = coverage.misconception_matches(mis, np.stack([clause]), kps, cal)
+    as_clause = coverage.misconception_matches(mis, np.stack([clause]), kps, cal, clauses_from=0)
+    topic_only = np.array([[False]])
+    worded = np.array([[True]])
+    assert [h.unit for h in as_sentence] == [0]
+    assert as_clause == []
+    assert (
+        coverage.misconception_matches(mis, np.stack([clause]), kps, cal, 0, worded=topic_only)
+        == []
+    )
+    hits = coverage.misconception_matches(mis, np.stack([clause]), kps, cal, 0, worded=worded)
+    assert [h.unit for h in hits] == [0]
+    denied = coverage.misconception_matches(
+        mis, np.stack([clause]), kps, cal, 0, denied=worded, worded=worded
+    )
+    assert denied == []
+
+
 def test_topicality_is_the_dot_product() -> None:
     assert coverage.topicality(unit(1, 1), unit(1, 0)) == pytest.approx(math.sqrt(0.5))
 
