@@ -30,6 +30,7 @@ from evaluator.settings import Settings
 
 LEVELS = ("excellent", "good-with-extras", "partial", "misconception")
 CREDITED = 0.35  # the "partial" status boundary of the default calibration
+CUT = 0.1  # a cut that would call a pair wrong, to show what it would cost
 SYSTEM = (
     "比较两句话的意思。只回答“相同”或“不同”。"
     "如果学生的说法与标准说法矛盾、方向相反、对象弄错或机制不同，回答“不同”。"
@@ -88,6 +89,10 @@ def main() -> None:
     if good and wrong:
         wins = sum((g > w) + 0.5 * (g == w) for g in good for w in wrong)
         print(f"AUC good > misconception: {wins / (len(good) * len(wrong)):.3f}")
+        cut = sum(w < CUT for w in wrong), sum(g < CUT for g in good)
+        print(
+            f"P(相同) < {CUT}: {cut[0]}/{len(wrong)} misconception pairs, {cut[1]}/{len(good)} good"
+        )
     print(f"{time.perf_counter() - started:.0f} s")
 
 
