@@ -44,6 +44,13 @@ def checked_judgement(
     )
 
 
+def quotes_claim(quote: str, claim: str) -> bool:
+    """Whether the judge's quote is part of `claim` (a sentence or clause of the answer), or
+    holds it whole: it cites that claim and not another sentence."""
+    q, c = _folded(quote), _folded(claim)
+    return bool(q) and bool(c) and (q in c or c in q)
+
+
 def _folded(text: str) -> str:
     return re.sub(r"\s+", "", fold_lookalikes(text)).lower()
 

@@ -40,6 +40,7 @@ from evaluator.grade import (
     Verdict,
     band_for,
 )
+from evaluator.judge.grounding import quotes_claim
 from evaluator.judge.injection import injection_spans
 from evaluator.judge.order import prefix_runs
 from evaluator.judge.recheck import keep_lower
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
 
 # The reason a judge's covered/partial verdict is replaced by missing (see Grader._supported).
 UNSUPPORTED = "no words of the answer state this key point; the judge's verdict was not kept"
+WRONG_QUOTE = "the quoted words assert a listed misconception; the judge's verdict was not kept"
 MAX_UNITS = 256  # longer answers are graded on their first MAX_UNITS units (flagged "truncated")
 # An answer this short (visible length: a CJK character counts 2) that names items is a list.
 TERSE_CHARS = 60
@@ -691,23 +693,29 @@ class Grader:
         quotes: dict[str, np.ndarray],
     ) -> tuple[list[KeyPointResult], list[MisconceptionHit]]:
         """Weighted mean of judge and embedding credit; contradicted points earn nothing, and
-        credit the answer's words do not support is not given (`_supported`)."""
+        credit the answer's words do not support is not given (`_supported`), nor credit quoted
+        from a sentence that asserts a misconception (as with the embeddings alone)."""
         w = self.settings.judge_weight
+        wrong_claims = [h.evidence for h in embedding_hits if h.evidence]
         combined = []
         for r in results:
             j = outcome.judgements.get(r.id)
             if j is None:  # not judged: embedding credit stands
                 combined.append(r)
                 continue
-            if j.verdict in (Verdict.COVERED, Verdict.PARTIAL) and not self._supported(
-                rubric, r, j.evidence, quotes
-            ):
-                j = j.model_copy(
-                    update={
-                        "verdict": Verdict.MISSING,
-                        "reason": f"{UNSUPPORTED} ({j.verdict.value})",
-                    }
-                )
+            if j.verdict in (Verdict.COVERED, Verdict.PARTIAL):
+                reason = None
+                if j.evidence and any(quotes_claim(j.evidence, c) for c in wrong_claims):
+                    reason = WRONG_QUOTE
+                elif not self._supported(rubric, r, j.evidence, quotes):
+                    reason = UNSUPPORTED
+                if reason:
+                    j = j.model_copy(
+                        update={
+                            "verdict": Verdict.MISSING,
+                            "reason": f"{reason} ({j.verdict.value})",
+                        }
+                    )
             if j.verdict == Verdict.CONTRADICTED:
                 credit, status = 0.0, Status.CONTRADICTED
             else:

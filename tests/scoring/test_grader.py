@@ -252,6 +252,27 @@ def test_embedding_misconceptions_the_judge_missed_still_count() -> None:
     assert [(m.id, m.source) for m in grade.misconceptions] == [("m1", "embedding")]
 
 
+def test_a_verdict_quoted_from_a_wrong_claim_is_not_kept() -> None:
+    """The scripted judge quotes the answer's first ten characters for every point: here the
+    sentence that asserts m1, so its "covered" earns nothing; quoting the right sentence, the
+    same verdict stands."""
+    judge = ScriptedJudge({"k1": Verdict.COVERED})
+    wrong_first = grader(judge).grade(
+        RUBRIC, "学生模型比教师模型更大。用教师模型的软标签训练学生模型。"
+    )
+    right_first = grader(judge).grade(
+        RUBRIC, "用教师模型的软标签训练学生模型。学生模型比教师模型更大。"
+    )
+    dropped = next(k for k in wrong_first.key_points if k.id == "k1")
+    kept = next(k for k in right_first.key_points if k.id == "k1")
+    assert dropped.judge_verdict == Verdict.MISSING
+    assert dropped.judge_reason and "misconception" in dropped.judge_reason
+    assert kept.judge_verdict == Verdict.COVERED
+    assert [m.id for m in wrong_first.misconceptions] == ["m1"]
+    assert [m.id for m in right_first.misconceptions] == ["m1"]
+    assert kept.credit > dropped.credit
+
+
 def test_one_example_of_a_key_points_listed_alternatives_states_it(monkeypatch) -> None:
     """A key point that lists alternatives ("如图像旋转、缩放、随机裁剪…") is stated by an answer
     that gives one of them: each example is matched as a statement of its own."""
