@@ -85,7 +85,10 @@ class JudgeOutcome(BaseModel):
     raw_verdicts: dict[str, Verdict] = Field(default_factory=dict)
     misconceptions: list[str] = Field(default_factory=list)  # ids the answer asserts
     comment: str | None = None
+    # The detector found text addressed to the grader: the answer is flagged possible_injection.
     injection_suspected: bool = False
+    # The detector's findings, then the judge's own "instructs the grader" if it said so: either
+    # makes a covered/partial verdict need a real quote about the key point (grounding.py).
     injection_reasons: list[str] = Field(default_factory=list)
     not_judged: list[str] = Field(default_factory=list)  # rubric key points the reply skipped
     info: JudgeInfo
@@ -215,6 +218,9 @@ class Judge:
     ) -> JudgeOutcome:
         texts = {k.id: k.text for k in rubric.key_points}
         spans = injection_spans(answer)
+        # The judge's claim alone tightens the quote check but flags nothing: the bundled 1.5B
+        # judge says it of "不知道", "略" and honest wrong answers (11 of the 152 dev answers
+        # without an injection, against none for the detector, which finds all 6 with one).
         reasons = injection_reasons(spans, judge_says=reply.instructs_grader)
         injections = [span for _, span in spans]
         judgements: dict[str, KeyPointJudgement] = {}
@@ -243,7 +249,7 @@ class Judge:
             raw_verdicts=raw_verdicts,
             misconceptions=asserted,
             comment=comment,
-            injection_suspected=bool(reasons),
+            injection_suspected=bool(spans),
             injection_reasons=reasons,
             not_judged=[k for k in texts if k not in judgements],
             info=info,

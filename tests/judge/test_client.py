@@ -518,14 +518,18 @@ def test_unflagged_answer_keeps_verdicts_without_quotes(fake_openai, tmp_path, r
     assert outcome.judgements["smaller"].evidence is None
 
 
-def test_injection_flagged_by_the_judge_alone(fake_openai, tmp_path, rubric):
+def test_the_judges_own_injection_claim_needs_quotes_but_flags_nothing(
+    fake_openai, tmp_path, rubric
+):
+    """A small judge says "instructs the grader" of honest answers ("不知道", "略"): alone, its
+    claim makes credit need a real quote, and the answer is not flagged."""
     fake_openai.reply(
         judge_json(
             ALL_COVERED, instructs_grader=True, evidence={"transfer": "知识迁移到小的学生模型"}
         )
     )
     outcome = Judge(settings_for(fake_openai, tmp_path)).assess(rubric, GOOD)
-    assert outcome.injection_suspected
+    assert not outcome.injection_suspected
     assert outcome.injection_reasons == ["the judge says the answer tries to instruct the grader"]
     assert outcome.judgements["transfer"].verdict == Verdict.COVERED
     assert outcome.judgements["smaller"].verdict == Verdict.MISSING
