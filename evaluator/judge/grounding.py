@@ -13,6 +13,7 @@ import re
 from evaluator.grade import Verdict
 from evaluator.judge.injection import fold_lookalikes
 from evaluator.judge.reply import KeyPointJudgement, ReplyKeyPoint
+from evaluator.text import split_units
 
 UNSUPPORTED_CREDIT = (
     "no quote from the answer supports this, and the answer looks like it instructs the grader"
@@ -45,10 +46,13 @@ def checked_judgement(
 
 
 def quotes_claim(quote: str, claim: str) -> bool:
-    """Whether the judge's quote is part of `claim` (a sentence or clause of the answer), or
-    holds it whole: it cites that claim and not another sentence."""
-    q, c = _folded(quote), _folded(claim)
-    return bool(q) and bool(c) and (q in c or c in q)
+    """Whether the judge's quote cites `claim` (a sentence of the answer): the quote, or one of
+    the sentences it spans, is part of the claim, or the quote holds the claim whole."""
+    c = _folded(claim)
+    if not c:
+        return False
+    pieces = [_folded(p) for p in split_units(quote) or [quote]]
+    return any(p and p in c for p in pieces) or c in _folded(quote)
 
 
 def _folded(text: str) -> str:

@@ -388,7 +388,11 @@ class Grader:
                 flags.append(Flag.JUDGE_UNSCORED)
         else:
             method, reason = "embedding+judge", "judge and embeddings combined"
-            results, mis_hits = self._combine(rubric, results, mis_hits, outcome, quotes or {})
+            # The sentences asserting a misconception: as without a judge, they earn nothing.
+            wrong = [u for u in p.units if any(h.evidence and h.evidence in u for h in mis_hits)]
+            results, mis_hits = self._combine(
+                rubric, results, mis_hits, outcome, quotes or {}, wrong
+            )
             judge_info = outcome.info
             if outcome.injection_suspected:
                 flags.append(Flag.POSSIBLE_INJECTION)
@@ -691,12 +695,12 @@ class Grader:
         embedding_hits: list[MisconceptionHit],
         outcome: JudgeOutcome,
         quotes: dict[str, np.ndarray],
+        wrong_sentences: Sequence[str] = (),
     ) -> tuple[list[KeyPointResult], list[MisconceptionHit]]:
         """Weighted mean of judge and embedding credit; contradicted points earn nothing, and
         credit the answer's words do not support is not given (`_supported`), nor credit quoted
         from a sentence that asserts a misconception (as with the embeddings alone)."""
         w = self.settings.judge_weight
-        wrong_claims = [h.evidence for h in embedding_hits if h.evidence]
         combined = []
         for r in results:
             j = outcome.judgements.get(r.id)
@@ -705,7 +709,7 @@ class Grader:
                 continue
             if j.verdict in (Verdict.COVERED, Verdict.PARTIAL):
                 reason = None
-                if j.evidence and any(quotes_claim(j.evidence, c) for c in wrong_claims):
+                if j.evidence and any(quotes_claim(j.evidence, c) for c in wrong_sentences):
                     reason = WRONG_QUOTE
                 elif not self._supported(rubric, r, j.evidence, quotes):
                     reason = UNSUPPORTED

@@ -273,6 +273,17 @@ def test_a_verdict_quoted_from_a_wrong_claim_is_not_kept() -> None:
     assert kept.credit > dropped.credit
 
 
+def test_a_verdict_quoted_from_the_sentence_around_a_wrong_clause_is_not_kept() -> None:
+    """As without a judge, the whole sentence that holds a wrong clause is evidence of nothing:
+    the quote here is its first, correct-sounding clause."""
+    answer = "模型蒸馏就是用教师模型的软标签训练学生模型，而且学生模型比教师模型更大，推理更快"
+    grade = grader(ScriptedJudge({"k1": Verdict.COVERED})).grade(RUBRIC, answer)
+    assert [m.evidence for m in grade.misconceptions] == ["而且学生模型比教师模型更大，"]
+    k1 = next(k for k in grade.key_points if k.id == "k1")
+    assert k1.judge_evidence == answer[:10]
+    assert k1.judge_verdict == Verdict.MISSING
+
+
 def test_one_example_of_a_key_points_listed_alternatives_states_it(monkeypatch) -> None:
     """A key point that lists alternatives ("如图像旋转、缩放、随机裁剪…") is stated by an answer
     that gives one of them: each example is matched as a statement of its own."""
