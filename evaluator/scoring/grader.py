@@ -129,6 +129,12 @@ class _Evidence:
     named: list[int | None] = field(default_factory=list)  # unit naming each key point
 
 
+def asserts(texts: Sequence[str], hits: Sequence[MisconceptionHit]) -> list[bool]:
+    """Per text (a sentence or a window of them), whether it holds a sentence or clause found
+    asserting a misconception: such text is evidence of no key point."""
+    return [any(h.evidence and h.evidence in t for h in hits) for t in texts]
+
+
 class Grader:
     def __init__(
         self,
@@ -388,8 +394,8 @@ class Grader:
                 flags.append(Flag.JUDGE_UNSCORED)
         else:
             method, reason = "embedding+judge", "judge and embeddings combined"
-            # The sentences asserting a misconception: as without a judge, they earn nothing.
-            wrong = [u for u in p.units if any(h.evidence and h.evidence in u for h in mis_hits)]
+            # As without a judge, the sentences asserting a misconception earn nothing.
+            wrong = [u for u, bad in zip(p.units, asserts(p.units, mis_hits), strict=True) if bad]
             results, mis_hits = self._combine(
                 rubric, results, mis_hits, outcome, quotes or {}, wrong
             )
@@ -499,7 +505,7 @@ class Grader:
             distinct=not rubric.from_reference,
             # A sentence asserting a misconception earns no key-point credit, whatever words it
             # shares with the point it gets wrong.
-            ignore=[any(h.evidence and h.evidence in c for h in mis_hits) for c in p.candidates],
+            ignore=asserts(p.candidates, mis_hits),
         )
         named = self._named(p, [h.evidence for h in mis_hits if h.evidence])
         topical = max(coverage.topicality(whole, t) for t in rv.topic)
@@ -695,7 +701,7 @@ class Grader:
         embedding_hits: list[MisconceptionHit],
         outcome: JudgeOutcome,
         quotes: dict[str, np.ndarray],
-        wrong_sentences: Sequence[str] = (),
+        wrong_sentences: Sequence[str],
     ) -> tuple[list[KeyPointResult], list[MisconceptionHit]]:
         """Weighted mean of judge and embedding credit; contradicted points earn nothing, and
         credit the answer's words do not support is not given (`_supported`), nor credit quoted
