@@ -53,7 +53,10 @@ def terminal(grade: Grade, console: Console, *, verbose: bool = False) -> None:
     table.add_column("evidence from the answer", ratio=4)
     for k in grade.key_points:
         mark, style = _STATUS_STYLE[k.status]
-        evidence = k.judge_evidence or (k.evidence if k.status != Status.MISSED or verbose else "")
+        # A missed point shows no evidence (whichever side found it) unless asked: the words
+        # closest to it, or a quote whose verdict was not kept, are not evidence of it.
+        shown = k.status != Status.MISSED or verbose
+        evidence = (k.judge_evidence or k.evidence or "") if shown else ""
         detail = _clip(evidence, 120)
         if k.judge_reason and verbose:
             detail += f"\n[judge] {_clip(k.judge_reason, 120)}"
