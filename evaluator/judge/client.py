@@ -4,9 +4,9 @@
     outcome = judge.assess(rubric, answer)  # JudgeOutcome, or raises JudgeError
 
 Response-format ladder (DESIGN.md): `response_format` json_schema with text lengths → without
-them → json_object → plain text, each step taken once a server rejects the one above; the text is read by `reply.parse_reply`,
-and an unusable reply gets one re-ask quoting the error, then JudgeError ("unscored": the
-grader falls back to embeddings; never 0, never a pass).
+them → json_object → plain text, each step taken once a server rejects the one above; the text
+is read by `reply.parse_reply`, and an unusable reply gets one re-ask quoting the error, then
+JudgeError ("unscored": the grader falls back to embeddings; never 0, never a pass).
 
 The candidate answer is untrusted: `prompts` delimits it, `injection` flags attempts to
 instruct the grader whatever the judge says, and `grounding` checks every quote (in a flagged

@@ -26,6 +26,8 @@ TRANSFER = "把教师模型的知识迁移到学生模型"
 
 @pytest.fixture
 def rubric() -> Rubric:
+    """Not test_client's rubric: here "smaller" must share no words with ANSWER, so that the
+    embeddings see it much less than a judge that credits it (the case the pass re-asks)."""
     return Rubric(
         id="q11",
         number=11,
