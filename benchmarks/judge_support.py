@@ -50,7 +50,7 @@ def main() -> None:
                 vectors.key_points, vector[None, :], question=vectors.topic[0]
             )
             recall = coverage.candidate_recall(
-                [content_tokens(k.text) for k in rubric.key_points],
+                [coverage.wordings(k.text) for k in rubric.key_points],
                 [content_tokens(unit)],
                 content_tokens(rubric.question),
             )

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from evaluator.scoring.calibration import Calibration
-from evaluator.text import content_tokens, fold, split_units, visible_length
+from evaluator.text import content_tokens, examples, fold, split_units, visible_length
 
 
 def demote(vectors: np.ndarray, direction: np.ndarray | None) -> np.ndarray:
@@ -110,14 +110,30 @@ def recall(target: frozenset[str], answer: frozenset[str], question: frozenset[s
     return len(wanted & answer) / len(wanted) if wanted else 0.0
 
 
+def wordings(key_point: str) -> list[frozenset[str]]:
+    """The token sets that state `key_point`: its own, or, when it lists alternatives
+    ("如图像旋转、缩放、随机裁剪"), its words outside the list with each alternative in turn.
+    An answer that gives one example has not left out the others."""
+    items = examples(key_point)
+    if not items:
+        return [content_tokens(key_point)]
+    head = key_point
+    for item in items:
+        head = head.replace(item, " ")
+    shared = content_tokens(head)
+    return [shared | content_tokens(item) for item in items]
+
+
 def candidate_recall(
-    key_points: Sequence[frozenset[str]],
+    key_points: Sequence[Sequence[frozenset[str]]],
     candidates: Sequence[frozenset[str]],
     question: frozenset[str],
 ) -> np.ndarray:
-    """(key points × candidates) `recall` of each key point's tokens in each candidate."""
+    """(key points × candidates) `recall` of each key point's tokens in each candidate, by the
+    best of its `wordings`."""
     return np.array(
-        [[recall(k, c, question) for c in candidates] for k in key_points], dtype=np.float32
+        [[max(recall(w, c, question) for w in k) for c in candidates] for k in key_points],
+        dtype=np.float32,
     ).reshape(len(key_points), len(candidates))
 
 

@@ -490,7 +490,7 @@ class Grader:
         lex = coverage.lexical_features(key_texts, rubric.question, p.answer, p.units)
         if cal.local_recall:  # a key point is stated somewhere: its words count where they meet
             recall = coverage.candidate_recall(
-                [content_tokens(t) for t in key_texts],
+                [coverage.wordings(t) for t in key_texts],
                 [content_tokens(c) for c in p.candidates],
                 content_tokens(rubric.question),
             )
@@ -676,7 +676,7 @@ class Grader:
             rv.key_points, quotes[quote][None, :], question=rv.topic[0]
         )
         recall = coverage.candidate_recall(
-            [content_tokens(kp.text) for kp in rubric.key_points],
+            [coverage.wordings(kp.text) for kp in rubric.key_points],
             [content_tokens(quote)],
             content_tokens(rubric.question),
         )

@@ -31,7 +31,7 @@ FLOORS = {
     "partial": 22,
     "restate": 6,
     "offtopic": 6,
-    "padding": 3,
+    "padding": 4,
     "injection": 5,
     "misconception": 18,
 }

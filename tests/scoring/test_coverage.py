@@ -81,6 +81,23 @@ def test_recall_leaves_question_words_out() -> None:
     assert coverage.recall(frozenset(), restating, q) == 0.0
 
 
+def test_a_key_point_listing_alternatives_is_stated_by_any_one_of_them() -> None:
+    point = "给出具体的增强方式，如图像旋转、缩放、随机裁剪，或文本的回译。"
+    ways = coverage.wordings(point)
+    assert len(ways) == 4  # one per alternative, each with the words outside the list
+    assert all(content_tokens("增强方式") <= w for w in ways)
+    assert content_tokens("缩放") <= ways[1] and not content_tokens("旋转") & ways[1]
+    one_example = content_tokens("可以把图像旋转一下")
+    q = content_tokens("请给出数据增强的例子")
+    whole = coverage.recall(content_tokens(point), one_example, q)
+    by_wordings = coverage.candidate_recall([ways], [one_example], q)[0, 0]
+    # Naming one example no longer counts as missing the others.
+    assert by_wordings == pytest.approx(coverage.recall(ways[0], one_example, q))
+    assert by_wordings > 1.5 * whole
+    # A key point without a list has one wording: its own tokens.
+    assert coverage.wordings("用教师模型训练学生") == [content_tokens("用教师模型训练学生")]
+
+
 def test_length_ratio_only_penalises_shortness() -> None:
     assert coverage.length_ratio("模型" * 10, "模型" * 10) == 0.0
     assert coverage.length_ratio("模型" * 40, "模型" * 10) == 0.0
