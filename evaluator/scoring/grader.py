@@ -633,9 +633,12 @@ class Grader:
             share = p.rubric.weighted_share({r.id: r.credit for r in results})
             score = 100 * self.calibration.scaled(share)
         else:
-            # A contradicted point earns nothing from either side.
+            # A point the judge found contradicted or missing earns nothing from either side
+            # (_combine); the embeddings' share counts only the credit the combination kept.
             embedding = {
-                r.id: 0.0 if r.status == Status.CONTRADICTED else (r.embedding_credit or 0.0)
+                r.id: 0.0
+                if r.judge_verdict is not None and r.credit == 0
+                else r.embedding_credit or 0.0
                 for r in results
             }
             verdicts = {
@@ -703,9 +706,10 @@ class Grader:
         quotes: dict[str, np.ndarray],
         wrong_sentences: Sequence[str],
     ) -> tuple[list[KeyPointResult], list[MisconceptionHit]]:
-        """Weighted mean of judge and embedding credit; contradicted points earn nothing, and
-        credit the answer's words do not support is not given (`_supported`), nor credit quoted
-        from a sentence that asserts a misconception (as with the embeddings alone)."""
+        """Weighted mean of judge and embedding credit; points the judge finds contradicted or
+        missing earn nothing, and credit the answer's words do not support is not given
+        (`_supported`), nor credit quoted from a sentence that asserts a misconception (as with
+        the embeddings alone)."""
         w = self.settings.judge_weight
         combined = []
         for r in results:
@@ -728,6 +732,11 @@ class Grader:
                     )
             if j.verdict == Verdict.CONTRADICTED:
                 credit, status = 0.0, Status.CONTRADICTED
+            elif j.verdict == Verdict.MISSING and j is outcome.judgements[r.id]:
+                # The judge read the answer and found the point absent: embedding credit there
+                # comes from shared words ("right words, wrong claim"), so it is not kept. Our
+                # own downgrades above leave the embeddings' credit as it was.
+                credit, status = 0.0, Status.MISSED
             else:
                 credit = w * VERDICT_CREDIT[j.verdict] + (1 - w) * (r.embedding_credit or 0.0)
                 status = self._status(credit)

@@ -91,13 +91,29 @@ def test_off_topic_answer_is_capped_and_flagged() -> None:
 
 
 def test_judge_verdicts_combine_with_embedding_credit() -> None:
-    judge = ScriptedJudge({"k1": Verdict.COVERED, "k2": Verdict.MISSING})
+    judge = ScriptedJudge({"k1": Verdict.COVERED, "k2": Verdict.PARTIAL})
     grade = grader(judge, judge_weight=0.7).grade(RUBRIC, GOOD)
     k1, k2 = grade.key_points
     assert grade.method == "embedding+judge" and Flag.EMBEDDING_ONLY not in grade.flags
     assert k1.credit == pytest.approx(0.7 * 1.0 + 0.3 * k1.embedding_credit)
-    assert k2.credit == pytest.approx(0.3 * k2.embedding_credit)
+    assert k2.credit == pytest.approx(0.7 * 0.5 + 0.3 * k2.embedding_credit)
     assert k1.judge_verdict == Verdict.COVERED and grade.judge and grade.judge.model == "scripted"
+
+
+def test_a_point_the_judge_finds_missing_earns_nothing_from_the_embeddings_either() -> None:
+    """Embedding credit the judge does not see is the shared words of a wrong or absent claim
+    (cases-dev: d10-misconception 17.6 -> 0.0, band 0-8)."""
+    alone = grader().grade(RUBRIC, GOOD)
+    judge = ScriptedJudge({"k1": Verdict.COVERED, "k2": Verdict.MISSING})
+    grade = grader(judge, judge_weight=0.7).grade(RUBRIC, GOOD)
+    k1, k2 = grade.key_points
+    assert alone.key_points[1].credit > 0.3  # the embeddings see k2 ...
+    assert k2.embedding_credit == alone.key_points[1].credit  # ... and still say so
+    assert k2.credit == 0.0 and k2.status == Status.MISSED  # ... but it earns nothing
+    # The score is the judge's share and the embeddings' share of k1 alone.
+    k1_share = k1.embedding_credit * k1.weight / (k1.weight + k2.weight)
+    judge_share = k1.weight / (k1.weight + k2.weight)
+    assert grade.score == pytest.approx(100 * (0.7 * judge_share + 0.3 * k1_share), abs=0.06)
 
 
 def test_the_scale_lifts_the_embeddings_share_not_the_judges_verdicts() -> None:
@@ -109,14 +125,14 @@ def test_the_scale_lifts_the_embeddings_share_not_the_judges_verdicts() -> None:
     lifted = calibration_for("hashing").model_copy(
         update={"scale": ((0.0, 0.0), (0.5, 0.8), (1.0, 1.0))}
     )
-    judge = ScriptedJudge({"k1": Verdict.COVERED, "k2": Verdict.MISSING})
+    judge = ScriptedJudge({"k1": Verdict.COVERED, "k2": Verdict.PARTIAL})
     settings = Settings(use_cache=False, judge_weight=0.5)
     grade = Grader("hashing", judge=judge, settings=settings, calibration=lifted).grade(  # type: ignore[arg-type]
         RUBRIC, GOOD
     )
     weights = {k.id: k.weight for k in RUBRIC.key_points}
     total = sum(weights.values())
-    judge_share = weights["k1"] / total
+    judge_share = (weights["k1"] + 0.5 * weights["k2"]) / total
     embedding_share = sum(weights[k.id] * (k.embedding_credit or 0.0) for k in grade.key_points)
     expected = 100 * (0.5 * judge_share + 0.5 * lifted.scaled(embedding_share / total))
     assert grade.score == pytest.approx(expected, abs=0.05)
