@@ -220,10 +220,12 @@ def misconception_matches(
 ) -> list[MisconceptionMatch]:
     """Misconceptions some unit states more closely than it states any key point.
 
-    Rows of `units` from `clauses_from` on are clauses, held to a stricter threshold unless
-    `worded[m, u]`: the clause repeats a word of misconception m that the question does not use.
-    `denied[m, u]` marks a unit that says the opposite of misconception m (text.denies): close
-    in embedding space, yet not asserting it.
+    Rows of `units` from `clauses_from` on are clauses, held to a stricter threshold. A claim
+    that repeats a word of misconception m the question does not use (`worded[m, u]`) needs
+    less similarity (a sentence `misconception_worded`, a clause `misconception`) if it
+    prefers the misconception by the wider `misconception_worded_margin`. `denied[m, u]` marks
+    a unit that says the opposite of misconception m (text.denies): close in embedding space,
+    yet not asserting it.
     """
     if len(misconceptions) == 0 or len(units) == 0:
         return []
@@ -231,19 +233,21 @@ def misconception_matches(
     kp_best = (key_points @ units.T).max(axis=0) if len(key_points) else np.zeros(len(units))
     hits = []
     threshold = np.full(len(units), calibration.misconception, dtype=np.float32)
-    is_clause = np.zeros(len(units), dtype=bool)
+    sentence = calibration.misconception_worded
+    worded_threshold = np.full(
+        len(units), calibration.misconception if sentence is None else sentence, dtype=np.float32
+    )
     if clauses_from is not None:
         threshold[clauses_from:] += calibration.misconception_clause_extra
-        is_clause[clauses_from:] = True
+        worded_threshold[clauses_from:] = calibration.misconception
     for m, row in enumerate(mis_sims):
         margin = row - kp_best
         passing = (row >= threshold) & (margin >= calibration.misconception_margin)
         if worded is not None:
             passing |= (
-                is_clause
-                & worded[m]
-                & (row >= calibration.misconception)
-                & (margin >= calibration.misconception_clause_margin)
+                worded[m]
+                & (row >= worded_threshold)
+                & (margin >= calibration.misconception_worded_margin)
             )
         if denied is not None:
             passing &= ~denied[m]

@@ -157,7 +157,7 @@ def test_misconception_needs_similarity_and_margin() -> None:
 def test_a_clause_that_repeats_the_wrong_claims_words_needs_less_similarity() -> None:
     cal = Calibration(
         low=0, high=1, off_topic=0, misconception=0.7, misconception_clause_extra=0.1,
-        misconception_margin=0.05, misconception_clause_margin=0.1,
+        misconception_margin=0.05, misconception_worded_margin=0.1, misconception_worded=0.65,
     )  # fmt: skip
     mis = np.stack([unit(1, 0, 0)])
     kps = np.stack([unit(0, 1, 0)])
@@ -178,6 +178,34 @@ def test_a_clause_that_repeats_the_wrong_claims_words_needs_less_similarity() ->
         mis, np.stack([clause]), kps, cal, 0, denied=worded, worded=worded
     )
     assert denied == []
+
+
+def test_a_sentence_that_repeats_the_wrong_claims_words_needs_less_similarity_too() -> None:
+    cal = Calibration(
+        low=0, high=1, off_topic=0, misconception=0.7, misconception_margin=0.05,
+        misconception_worded_margin=0.1, misconception_worded=0.65,
+    )  # fmt: skip
+    mis = np.stack([unit(1, 0, 0)])
+    kps = np.stack([unit(0, 1, 0)])
+    sentence = unit(0.67, 0.2, 0.72)  # similarity 0.67 to the misconception, 0.2 to the point
+    assert mis[0] @ sentence == pytest.approx(0.67, abs=0.01)
+    worded, topic_only = np.array([[True]]), np.array([[False]])
+    hits = coverage.misconception_matches(mis, np.stack([sentence]), kps, cal, worded=worded)
+    assert [h.unit for h in hits] == [0]
+    assert coverage.misconception_matches(mis, np.stack([sentence]), kps, cal) == []
+    assert (
+        coverage.misconception_matches(mis, np.stack([sentence]), kps, cal, worded=topic_only)
+        == []
+    )
+    # The wider margin is still needed: just as close to a key point, it asserts nothing.
+    near_a_point = np.stack([unit(0, 0.6, 0.8)])  # 0.69 from the sentence
+    kp_close = coverage.misconception_matches(
+        mis, np.stack([sentence]), near_a_point, cal, worded=worded
+    )
+    assert kp_close == []
+    # Without `misconception_worded`, a sentence needs `misconception` as before.
+    plain = cal.model_copy(update={"misconception_worded": None})
+    assert coverage.misconception_matches(mis, np.stack([sentence]), kps, plain, worded=worded) == []
 
 
 def test_topicality_is_the_dot_product() -> None:
