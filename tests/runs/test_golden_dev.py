@@ -28,12 +28,12 @@ FLOORS = {
     "good-with-extras": 25,
     "english": 6,
     "empty": 8,
-    "partial": 22,
+    "partial": 25,
     "restate": 6,
     "offtopic": 6,
     "padding": 4,
     "injection": 5,
-    "misconception": 18,
+    "misconception": 19,
 }
 
 
