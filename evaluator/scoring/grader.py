@@ -717,8 +717,8 @@ class Grader:
             if j is None:  # not judged: embedding credit stands
                 combined.append(r)
                 continue
+            reason = None  # why we downgrade the judge's covered/partial, if we do
             if j.verdict in (Verdict.COVERED, Verdict.PARTIAL):
-                reason = None
                 if j.evidence and any(quotes_claim(j.evidence, c) for c in wrong_sentences):
                     reason = WRONG_QUOTE
                 elif not self._supported(rubric, r, j.evidence, quotes):
@@ -732,7 +732,7 @@ class Grader:
                     )
             if j.verdict == Verdict.CONTRADICTED:
                 credit, status = 0.0, Status.CONTRADICTED
-            elif j.verdict == Verdict.MISSING and j is outcome.judgements[r.id]:
+            elif j.verdict == Verdict.MISSING and reason is None:
                 # The judge read the answer and found the point absent: embedding credit there
                 # comes from shared words ("right words, wrong claim"), so it is not kept. Our
                 # own downgrades above leave the embeddings' credit as it was.

@@ -194,8 +194,7 @@ def test_a_sentence_that_repeats_the_wrong_claims_words_needs_less_similarity_to
     assert [h.unit for h in hits] == [0]
     assert coverage.misconception_matches(mis, np.stack([sentence]), kps, cal) == []
     assert (
-        coverage.misconception_matches(mis, np.stack([sentence]), kps, cal, worded=topic_only)
-        == []
+        coverage.misconception_matches(mis, np.stack([sentence]), kps, cal, worded=topic_only) == []
     )
     # The wider margin is still needed: just as close to a key point, it asserts nothing.
     near_a_point = np.stack([unit(0, 0.6, 0.8)])  # 0.69 from the sentence
@@ -205,7 +204,9 @@ def test_a_sentence_that_repeats_the_wrong_claims_words_needs_less_similarity_to
     assert kp_close == []
     # Without `misconception_worded`, a sentence needs `misconception` as before.
     plain = cal.model_copy(update={"misconception_worded": None})
-    assert coverage.misconception_matches(mis, np.stack([sentence]), kps, plain, worded=worded) == []
+    assert (
+        coverage.misconception_matches(mis, np.stack([sentence]), kps, plain, worded=worded) == []
+    )
 
 
 def test_topicality_is_the_dot_product() -> None:
