@@ -71,6 +71,8 @@ if TYPE_CHECKING:
 # The reason a judge's covered/partial verdict is replaced by missing (see Grader._supported).
 UNSUPPORTED = "no words of the answer state this key point; the judge's verdict was not kept"
 WRONG_QUOTE = "the quoted words assert a listed misconception; the judge's verdict was not kept"
+# Said of a point the judge found missing where the embeddings gave some credit (_combine).
+OVERRULED = "the judge found this point missing; the embeddings' credit for it was not kept"
 MAX_UNITS = 256  # longer answers are graded on their first MAX_UNITS units (flagged "truncated")
 # An answer this short (visible length: a CJK character counts 2) that names items is a list.
 TERSE_CHARS = 60
@@ -737,6 +739,9 @@ class Grader:
                 # comes from shared words ("right words, wrong claim"), so it is not kept. Our
                 # own downgrades above leave the embeddings' credit as it was.
                 credit, status = 0.0, Status.MISSED
+                if (r.embedding_credit or 0.0) > 0:
+                    said = f": {j.reason}" if j.reason else ""
+                    j = j.model_copy(update={"reason": OVERRULED + said})
             else:
                 credit = w * VERDICT_CREDIT[j.verdict] + (1 - w) * (r.embedding_credit or 0.0)
                 status = self._status(credit)

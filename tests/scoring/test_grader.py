@@ -12,7 +12,7 @@ from evaluator.grade import Flag, JudgeInfo, Status, Verdict
 from evaluator.judge.client import JudgeOutcome
 from evaluator.judge.reply import KeyPointJudgement
 from evaluator.rubrics.model import KeyPoint, Misconception, Rubric
-from evaluator.scoring.grader import Grader
+from evaluator.scoring.grader import OVERRULED, Grader
 from evaluator.settings import Settings
 
 RUBRIC = Rubric(
@@ -109,7 +109,8 @@ def test_a_point_the_judge_finds_missing_earns_nothing_from_the_embeddings_eithe
     k1, k2 = grade.key_points
     assert alone.key_points[1].credit > 0.3  # the embeddings see k2 ...
     assert k2.embedding_credit == alone.key_points[1].credit  # ... and still say so
-    assert k2.credit == 0.0 and k2.status == Status.MISSED  # ... but it earns nothing
+    assert k2.credit == 0.0 and k2.status == Status.MISSED  # ... but it earns nothing,
+    assert k2.judge_reason == f"{OVERRULED}: r"  # ... and the grade says why
     # The score is the judge's share and the embeddings' share of k1 alone.
     k1_share = k1.embedding_credit * k1.weight / (k1.weight + k2.weight)
     judge_share = k1.weight / (k1.weight + k2.weight)
