@@ -18,6 +18,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -110,18 +111,19 @@ def recall(target: frozenset[str], answer: frozenset[str], question: frozenset[s
     return len(wanted & answer) / len(wanted) if wanted else 0.0
 
 
-def wordings(key_point: str) -> list[frozenset[str]]:
+@lru_cache(maxsize=8192)  # like content_tokens: a rubric's key points recur for every answer
+def wordings(key_point: str) -> tuple[frozenset[str], ...]:
     """The token sets that state `key_point`: its own, or, when it lists alternatives
     ("如图像旋转、缩放、随机裁剪"), its words outside the list with each alternative in turn.
     An answer that gives one example has not left out the others."""
     items = examples(key_point)
     if not items:
-        return [content_tokens(key_point)]
+        return (content_tokens(key_point),)
     head = key_point
     for item in items:
         head = head.replace(item, " ")
     shared = content_tokens(head)
-    return [shared | content_tokens(item) for item in items]
+    return tuple(shared | content_tokens(item) for item in items)
 
 
 def candidate_recall(

@@ -95,7 +95,7 @@ def test_a_key_point_listing_alternatives_is_stated_by_any_one_of_them() -> None
     assert by_wordings == pytest.approx(coverage.recall(ways[0], one_example, q))
     assert by_wordings > 1.5 * whole
     # A key point without a list has one wording: its own tokens.
-    assert coverage.wordings("用教师模型训练学生") == [content_tokens("用教师模型训练学生")]
+    assert coverage.wordings("用教师模型训练学生") == (content_tokens("用教师模型训练学生"),)
 
 
 def test_length_ratio_only_penalises_shortness() -> None:
