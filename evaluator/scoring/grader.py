@@ -480,24 +480,9 @@ class Grader:
                 worded=self._claim_words(rubric, claims),
             )
         ]
-        # Compared without the question's direction: restating the question earns nothing.
-        # One product for key points and their listed alternatives; an alternative's row
-        # raises its key point's where it matches better.
-        both = coverage.similarity_matrix(
-            np.vstack([rv.key_points, rv.examples]), cand, question=rv.topic[0]
-        )
-        sims = both[: len(rv.key_points)]
-        np.maximum.at(sims, rv.example_of, both[len(rv.key_points) :])
         key_texts = [k.text for k in rubric.key_points]
         lex = coverage.lexical_features(key_texts, rubric.question, p.answer, p.units)
-        if cal.local_recall:  # a key point is stated somewhere: its words count where they meet
-            recall = coverage.candidate_recall(
-                [coverage.wordings(t) for t in key_texts],
-                [content_tokens(c) for c in p.candidates],
-                content_tokens(rubric.question),
-            )
-        else:
-            recall = lex.key_points[:, None]
+        sims, recall = self._candidate_features(p, cand, lex)
         match = coverage.key_point_evidence(
             sims,
             recall,
@@ -527,6 +512,31 @@ class Grader:
         return _Evidence(
             similarity, match.strength, lex, evidence, mis_hits, topical, flags, other, named
         )
+
+    def _candidate_features(
+        self, p: _Prepared, cand: np.ndarray, lex: coverage.LexicalFeatures
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(key points × candidates) similarity and word recall, the two terms of a candidate's
+        evidence for a key point (`Calibration.evidence`); recall is one column (the whole
+        answer's) for calibrations without `local_recall`."""
+        rubric, rv = p.rubric, self._rubric_vectors(p.rubric)
+        # Compared without the question's direction: restating the question earns nothing.
+        # One product for key points and their listed alternatives; an alternative's row
+        # raises its key point's where it matches better.
+        both = coverage.similarity_matrix(
+            np.vstack([rv.key_points, rv.examples]), cand, question=rv.topic[0]
+        )
+        sims = both[: len(rv.key_points)]
+        np.maximum.at(sims, rv.example_of, both[len(rv.key_points) :])
+        if not self.calibration.local_recall:
+            return sims, lex.key_points[:, None]
+        # A key point is stated somewhere: its words count where they meet.
+        recall = coverage.candidate_recall(
+            [coverage.wordings(k.text) for k in rubric.key_points],
+            [content_tokens(c) for c in p.candidates],
+            content_tokens(rubric.question),
+        )
+        return sims, recall
 
     @staticmethod
     def _claim_words(rubric: Rubric, claims: list[str]) -> np.ndarray:
