@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Literal
 
@@ -153,10 +154,31 @@ class OtherQuestion(_Result):
     def sentence(self, language: str = "en") -> str:
         """ "这更像是对 Q23（权重初始化）的回答。" in the rubric's language."""
         name = f"Q{self.number}" if self.number is not None else self.id
-        title = self.title if len(self.title) <= 30 else self.title[:29] + "…"
+        title = topic(self.title)
+        title = title if len(title) <= 30 else title[:29] + "…"
         if language == "zh":
             return f"这更像是对 {name}（{title}）的回答。"
         return f"This reads like an answer to {name} ({title})."
+
+
+# What a title asks about, for naming a question in one breath: its first question, without
+# "什么是…" / "What is…" around it or a parenthesised gloss after a Chinese term.
+_ASKING = re.compile(
+    r"^(?:什么是|何为|请解释|请描述|请简要描述|请列举)|(?:是什么|是指什么|有哪些)$"
+    r"|^(?:what|which)\s+(?:is|are)\s+(?:an?\s+|the\s+)?",
+    re.IGNORECASE,
+)
+_GLOSS = re.compile(r"[（(][^（）()]*[)）]")
+
+
+def topic(title: str) -> str:
+    """ "什么是权重初始化（Weight Initialization）？请解释其作用。" -> "权重初始化";
+    "What is dropout? Explain." -> "dropout". The title itself when nothing is left."""
+    first = re.split(r"[？?。！!]", title.strip(), maxsplit=1)[0].strip()
+    if re.search(r"[\u3400-\u9fff]", _GLOSS.sub("", first)):
+        first = _GLOSS.sub("", first)
+    short = _ASKING.sub("", first).strip(" ：:，,")
+    return short or title.strip()
 
 
 def to_study(key_points: list[KeyPointResult]) -> list[KeyPointResult]:

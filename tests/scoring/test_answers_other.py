@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.grade import Flag
+from evaluator.grade import Flag, topic
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.rubrics.model import Rubric
@@ -37,7 +37,7 @@ def test_an_answer_to_another_question_is_named_and_capped(rubrics: RubricSet) -
     assert Flag.ANSWERS_OTHER_QUESTION in grade.flags
     assert grade.answers_other is not None and grade.answers_other.id == "llm-training-q11"
     assert grade.score <= 10
-    assert grade.feedback.startswith("这更像是对 Q11（什么是模型蒸馏")
+    assert grade.feedback.startswith("这更像是对 Q11（模型蒸馏）的回答。")
 
 
 def test_a_right_answer_is_not_flagged(rubrics: RubricSet) -> None:
@@ -84,3 +84,21 @@ def test_check_and_batch_name_the_other_question(tmp_path: Path) -> None:
     assert graded.exit_code == 0, graded.output
     text = out.read_text(encoding="utf-8")
     assert "answers_other_question" in text and "这更像是对 Q11" in text
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("什么是权重初始化（Weight Initialization）？请解释其作用。", "权重初始化"),
+        ("分布式训练的优势和挑战是什么？", "分布式训练的优势和挑战"),
+        ("如何处理模型过拟合？", "如何处理模型过拟合"),
+        ("What is dropout? Explain why it helps.", "dropout"),
+        (
+            "What are the benefits of batch normalization (BN)?",
+            "benefits of batch normalization (BN)",
+        ),
+        ("什么是？", "什么是？"),  # nothing left: the title as it is
+    ],
+)
+def test_a_question_is_named_by_its_topic(title: str, expected: str) -> None:
+    assert topic(title) == expected
