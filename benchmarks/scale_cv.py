@@ -9,6 +9,7 @@ held-out halves, averaged over the five splits (each answer is held out once per
 
     nice .venv/bin/python benchmarks/scale_cv.py                            # the shipped shape
     nice .venv/bin/python benchmarks/scale_cv.py --shape knee_credit=0.75 --shape knee_credit=0.8
+    nice .venv/bin/python benchmarks/scale_cv.py --splits 20 --knots 0,0.3,0.5,0.6,0.8,1
 """
 
 from __future__ import annotations
@@ -45,7 +46,13 @@ def main() -> None:
     parser.add_argument(
         "--shape", action="append", default=[], help='fields to change, e.g. "knee_credit=0.8"'
     )
+    parser.add_argument("--splits", type=int, default=SPLITS, help="seeded splits to average")
+    parser.add_argument(
+        "--knots", help="the scale's shares, e.g. 0,0.3,0.5,0.6,0.8,1 (default: scale.KNOTS)"
+    )
     args = parser.parse_args()
+    if args.knots:
+        scale.KNOTS = tuple(float(k) for k in args.knots.split(","))
     embedder = memo_embedder(args.embedder, persist=True)
     rubrics = load_rubrics()
     cases = read_golden(DATA / "cases-dev.jsonl")
@@ -63,7 +70,7 @@ def main() -> None:
         )
         graded = list(zip([r for r, _ in pairs], grader.grade_many(pairs), strict=True))
         in_band: Counter[str] = Counter()
-        for seed in range(SPLITS):
+        for seed in range(args.splits):
             order = np.random.RandomState(seed).permutation(len(questions))
             half = {questions[i] for i in order[: len(questions) // 2]}
             for fitted_on_half in (True, False):
@@ -75,8 +82,8 @@ def main() -> None:
                 scores = scale._scores([graded[i] for i in held], values, shape.off_topic_cap)
                 for i, s in zip(held, scores, strict=True):
                     in_band[cases[i].level or ""] += bool(cases[i].min <= s <= cases[i].max)
-        cells = [f"{in_band[level] / SPLITS:.1f}" for level in levels]
-        total = sum(in_band.values()) / SPLITS
+        cells = [f"{in_band[level] / args.splits:.1f}" for level in levels]
+        total = sum(in_band.values()) / args.splits
         print(f"| {spec or 'shipped'} | {total:.1f} | " + " | ".join(cells) + " |", flush=True)
     embedder.save()
 
