@@ -44,10 +44,10 @@ SENTENCES: tuple[tuple[str, str, str, str], ...] = (
     ("d22-good-with-extras", "作用：本地推理延迟低", "k3", "terse"),
     ("d08-padding", "我相信只要我们保持严谨的态度", "k3", "filler"),
     ("d08-padding", "当然，处理过拟合没有放之四海而皆准的办法", "k2", "filler"),
-    ("d08-padding", "在实际项目中，过拟合会让模型上线之后效果大打折扣", "k1", "filler"),
+    ("d08-padding", "在实际项目中，过拟合会让模型上线之后效果大打折扣", "k4", "filler"),
     ("d13-padding", "无论是传统的支持向量机", "k1", "filler"),
     ("d13-padding", "正因为如此，泛化能力的评估", "k3", "filler"),
-    ("d13-padding", "当然，评估方法还有很多很多", "k2", "filler"),
+    ("d13-padding", "当然，评估方法还有很多很多", "k3", "filler"),
 )
 
 
