@@ -33,7 +33,14 @@ demo: $(VENV)/.installed-core
 	$(BIN)/evaluator grade 11 --answer "模型蒸馏用大的教师模型的软标签训练一个小的学生模型，把知识迁移过去；学生模型参数少、推理快，便于部署，性能接近教师模型。"
 	mkdir -p $(DEMO_OUT)
 	$(BIN)/evaluator batch examples/answers.csv -o $(DEMO_OUT)/answers-graded.csv --report $(DEMO_OUT)/report.html --force
-	-$(BIN)/evaluator check examples/notes/
+	@# The check refuses two answers on purpose (weak.md, and Q7 in several.md): exit 1 with
+	@# its "below the minimum score" summary is the expected result, anything else is not.
+	@echo "$(BIN)/evaluator check examples/notes/"
+	@$(BIN)/evaluator check examples/notes/ > $(DEMO_OUT)/check.txt; status=$$?; \
+	  cat $(DEMO_OUT)/check.txt; \
+	  if [ $$status -ne 1 ] || ! grep -q "below the minimum score" $(DEMO_OUT)/check.txt; then \
+	    echo "demo: evaluator check ended unexpectedly (exit $$status)"; exit 1; fi
+	@echo "As expected: the notes check refused the weak answers above, as a pre-commit hook would."
 	@echo "Graded CSV: $(DEMO_OUT)/answers-graded.csv   Report: $(DEMO_OUT)/report.html"
 
 lint: $(VENV)/.installed-dev

@@ -17,6 +17,7 @@ endpoint (median of --runs, prompt cache off).
     .venv/bin/python benchmarks/judge_build.py                     # all four, ~25 min, quiet machine
     .venv/bin/python benchmarks/judge_build.py --recipes dispatch,avx2 --runs 5
     nice .venv/bin/python benchmarks/judge_build.py --reuse              # skip builds done before
+    .venv/bin/python benchmarks/judge_build.py --variants --runs 3       # each kernel variant here
 
 Needs `make judge-server-build` first (the source and the model come from its cache).
 """
@@ -122,6 +123,28 @@ def build(script: ModuleType, recipe: str, work: Path, reuse: bool) -> dict[str,
     }
 
 
+def tokens_per_s(root: str, runs: int) -> dict[str, float]:
+    """Median prompt and generation speed of a running llama-server (prompt cache off)."""
+    prompt_tps: list[float] = []
+    gen_tps: list[float] = []
+    for _ in range(runs):
+        body = {"prompt": PROMPT, "n_predict": PREDICT, "temperature": 0, "cache_prompt": False}
+        request = urllib.request.Request(
+            f"{root}/completion",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=600) as resp:
+            timings = json.load(resp)["timings"]
+        prompt_tps.append(timings["prompt_per_second"])
+        gen_tps.append(timings["predicted_per_second"])
+    return {
+        "prompt_tokens": timings["prompt_n"],
+        "prompt_tps": round(statistics.median(prompt_tps), 1),
+        "generation_tps": round(statistics.median(gen_tps), 1),
+    }
+
+
 def speed(script: ModuleType, binary: Path, runs: int) -> dict[str, float]:
     layout = script.Layout(script.judge_home())
     port = script.free_port()
@@ -134,32 +157,38 @@ def speed(script: ModuleType, binary: Path, runs: int) -> dict[str, float]:
         server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=binary.parent)
     try:
         deadline = time.monotonic() + 300
-        while not script._healthy(f"http://127.0.0.1:{port}"):
+        while not script.healthy(f"http://127.0.0.1:{port}"):
             if server.poll() is not None:
                 raise SystemExit(f"{binary}: {script.describe_exit(server.returncode)} ({log})")
             if time.monotonic() > deadline:
                 raise SystemExit(f"{binary}: not healthy in 300 s ({log})")
             time.sleep(0.5)
-        prompt_tps: list[float] = []
-        gen_tps: list[float] = []
-        for _ in range(runs):
-            body = {"prompt": PROMPT, "n_predict": PREDICT, "temperature": 0, "cache_prompt": False}
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/completion",
-                data=json.dumps(body).encode(),
-                headers={"Content-Type": "application/json"},
-            )
-            with urllib.request.urlopen(request, timeout=600) as resp:
-                timings = json.load(resp)["timings"]
-            prompt_tps.append(timings["prompt_per_second"])
-            gen_tps.append(timings["predicted_per_second"])
-        return {
-            "prompt_tokens": timings["prompt_n"],
-            "prompt_tps": round(statistics.median(prompt_tps), 1),
-            "generation_tps": round(statistics.median(gen_tps), 1),
-        }
+        return tokens_per_s(f"http://127.0.0.1:{port}", runs)
     finally:
         script.stop_server(server)
+
+
+def variant_speeds(script: ModuleType, runs: int, threads: int) -> int:
+    """Every kernel variant of the installed build that runs here, one after another."""
+    layout = script.Layout(script.judge_home())
+    choice = script.read_choice(layout)
+    print(f"{'variant':<16} {'prompt tok/s':>13} {'gen tok/s':>10}  on this machine")
+    for variant in script.variant_candidates(layout):
+        if choice and variant in choice.refused:
+            print(f"{variant:<16} {'-':>13} {'-':>10}  refused: {choice.refused[variant]}")
+            continue
+        try:
+            server = script.start_server(variant=variant, slots=1, threads=threads)
+        except script.BuildError as failure:
+            print(f"{variant:<16} {'-':>13} {'-':>10}  does not start: {failure}")
+            continue
+        try:
+            row = tokens_per_s(server.base_url.removesuffix("/v1"), runs)
+        finally:
+            script.stop_server(server.process)
+        chosen = "chosen by the build" if choice and variant == choice.variant else ""
+        print(f"{variant:<16} {row['prompt_tps']:>13} {row['generation_tps']:>10}  {chosen}")
+    return 0
 
 
 def main() -> int:
@@ -168,11 +197,19 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/judge-build-bench"))
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--reuse", action="store_true", help="reuse binaries built before")
+    parser.add_argument(
+        "--variants",
+        action="store_true",
+        help="instead: the speed of each kernel variant of the installed build on this machine",
+    )
+    parser.add_argument("--threads", type=int, default=1, help="server threads for --variants")
     args = parser.parse_args()
     script = load_script()
     ready, reason = script.build_status()
     if not ready:
         raise SystemExit(f"{reason}: run `make judge-server-build` first")
+    if args.variants:
+        return variant_speeds(script, args.runs, args.threads)
     rows = []
     for recipe in args.recipes.split(","):
         if recipe not in RECIPES:
