@@ -20,6 +20,8 @@ class Flag(StrEnum):
     POSSIBLE_INJECTION = "possible_injection"
     JUDGE_UNSCORED = "judge_unscored"
     TRUNCATED = "truncated"  # a very long answer: only its first units were graded
+    # Only terms, none explained, to a question that asks for more than a list (text.is_term_list).
+    TERM_LIST = "term_list"
 
 
 # What each flag tells a reader, in the languages feedback is written in: the one table that
@@ -55,6 +57,10 @@ FLAG_NOTES: dict[Flag, dict[str, str]] = {
     Flag.TRUNCATED: {
         "en": "The answer is very long; only its first part was graded.",
         "zh": "答案过长，只评了前面的部分。",
+    },
+    Flag.TERM_LIST: {
+        "en": "The answer only names terms without explaining them: no point earns full credit.",
+        "zh": "答案只罗列了术语，没有解释：要点都不能得满分。",
     },
 }
 

@@ -10,6 +10,7 @@ from evaluator.scoring.grader import MAX_UNITS, Grader
 from evaluator.settings import Settings
 from evaluator.text import (
     MAX_UNIT_CHARS,
+    clauses,
     content_tokens,
     denies,
     detect_language,
@@ -175,6 +176,32 @@ def test_very_long_answer_is_graded_in_bounded_time() -> None:
         ("蒸馏后学生模型性能一定超过教师模型", "蒸馏后学生模型一定会超过教师模型", False),
         ("去除不重要的神经元，主要加快推理", "剪枝能够直接大幅加快训练速度", False),
         ("不同的优化器效果不同", "Adam 就是 SGD 加上 Momentum", False),
+        # A denial of what something is governs the rest of its clause; "并不是" is one word.
+        ("提高可解释性并不是模型压缩的目的", "模型压缩的主要作用之一是提高模型的可解释性", True),
+        ("学习率调整并不是专门防止过拟合的手段", "学习率调整的主要作用是防止过拟合", True),
+        ("它不同于把文本映射为向量的嵌入模型", "嵌入式模型就是把词映射为向量的嵌入模型", True),
+        (
+            "It uses running averages rather than the batch statistics.",
+            "It uses batch statistics.",
+            True,
+        ),
+        (
+            "推理时用当前批次的统计量，而不是滑动平均",
+            "推理时使用滑动平均，而不是当前批次的统计量",
+            True,
+        ),
+        (
+            "推理时用滑动平均，而不是当前批次的统计量",
+            "推理时使用滑动平均，而不是当前批次的统计量",
+            False,
+        ),
+        # Opposite words about the same thing.
+        ("各节点同时处理不同的数据分片", "数据并行时每个节点都使用完全相同的训练数据", True),
+        ("差异过大时可能出现负迁移，反而降低效果", "在任何情况下都能提升新任务的效果", True),
+        ("压缩后推理更快，降低延迟", "压缩能降低延迟、提高吞吐", False),
+        # "Cannot" against "can".
+        ("普通的随机采样会保留原有的倾斜，不能解决问题", "通过随机采样就可以平衡数据倾斜", True),
+        ("随机采样就能解决数据倾斜", "通过随机采样就可以平衡数据倾斜", False),
     ],
 )
 def test_denies(claim: str, statement: str, expected: bool) -> None:
@@ -199,3 +226,13 @@ def test_embedding_text_makes_ascii_punctuation_in_chinese_full_width() -> None:
     # English and numbers are left as they are.
     assert embedding_text("version 3.5, fine (really).") == "version 3.5, fine (really)."
     assert embedding_text("速度 2.5 倍") == "速度 2.5 倍"
+
+
+def test_clauses_split_at_commas_not_inside_a_list() -> None:
+    """、 joins the items of one list ("同等规模、从头训练的模型"): a cut there leaves a half
+    clause that matches a wrong claim ("学生模型通常比同等规模、" read as "比教师模型更大")."""
+    units = ["学生模型通常比同等规模、从头训练的模型效果更好，能接近教师模型的性能。"]
+    assert clauses(units) == [
+        "学生模型通常比同等规模、从头训练的模型效果更好，",
+        "能接近教师模型的性能。",
+    ]

@@ -49,6 +49,9 @@ class KeyPointEvidence:
 
     index: np.ndarray  # (k,) int
     strength: np.ndarray  # (k,) float32
+    # (k,) bool: the candidate that stated the key point best was excluded from it (it turns
+    # the point around): the answer contradicts the point rather than leaving it out.
+    turned: np.ndarray | None = None
 
 
 def similarity_matrix(
@@ -66,6 +69,7 @@ def key_point_evidence(
     cross_language: bool = False,
     distinct: bool = True,
     ignore: Sequence[bool] = (),
+    excluded: np.ndarray | None = None,
 ) -> KeyPointEvidence:
     """Per key point, its best candidate and that candidate's evidence (before the length term).
 
@@ -75,7 +79,8 @@ def key_point_evidence(
     for candidates: one that states another key point better counts that much less for this one
     (a sentence on dropout is not also evidence of early stopping), and one that states no key
     point at all (filler) is no evidence of any. Candidates flagged in `ignore` are evidence of
-    nothing.
+    nothing, and `excluded[k, c]` marks a candidate that is no evidence of key point k (it
+    turns k around: text.reverses).
     """
     if similarity.size == 0:
         k = len(similarity)
@@ -94,8 +99,13 @@ def key_point_evidence(
             e = np.where(best >= calibration.states, e, np.minimum(e, 0.0))
     if any(ignore):
         e = np.where(np.asarray(ignore, dtype=bool)[None, :], np.minimum(e, 0.0), e)
+    turned = None
+    if excluded is not None and excluded.any():
+        strongest = e.argmax(axis=1)
+        turned = excluded[np.arange(len(e)), strongest]
+        e = np.where(excluded, np.minimum(e, 0.0), e)
     index = e.argmax(axis=1)
-    return KeyPointEvidence(index, e[np.arange(len(e)), index].astype(np.float32))
+    return KeyPointEvidence(index, e[np.arange(len(e)), index].astype(np.float32), turned)
 
 
 # ---------------------------------------------------------------------------- lexical features
@@ -219,6 +229,7 @@ def misconception_matches(
     clauses_from: int | None = None,
     denied: np.ndarray | None = None,
     worded: np.ndarray | None = None,
+    excluded: np.ndarray | None = None,
 ) -> list[MisconceptionMatch]:
     """Misconceptions some unit states more closely than it states any key point.
 
@@ -227,12 +238,17 @@ def misconception_matches(
     less similarity (a sentence `misconception_worded`, a clause `misconception`) if it
     prefers the misconception by the wider `misconception_worded_margin`. `denied[m, u]` marks
     a unit that says the opposite of misconception m (text.denies): close in embedding space,
-    yet not asserting it.
+    yet not asserting it. `excluded[k, u]` marks a key point that unit u denies, so its
+    closeness is no reason to doubt the wrong claim: "推理时使用当前批次的统计量" is close to
+    "推理时使用滑动平均，而不是当前批次的统计量" only in its words.
     """
     if len(misconceptions) == 0 or len(units) == 0:
         return []
     mis_sims = misconceptions @ units.T  # (m, u)
-    kp_best = (key_points @ units.T).max(axis=0) if len(key_points) else np.zeros(len(units))
+    kp_sims = key_points @ units.T
+    if excluded is not None and len(key_points):
+        kp_sims = np.where(excluded, -1.0, kp_sims)
+    kp_best = kp_sims.max(axis=0) if len(key_points) else np.zeros(len(units))
     hits = []
     threshold = np.full(len(units), calibration.misconception, dtype=np.float32)
     sentence = calibration.misconception_worded

@@ -22,7 +22,7 @@ and the judge's is mixed in as it is (`_score`).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -59,7 +59,9 @@ from evaluator.text import (
     examples,
     is_blank,
     is_list_question,
+    is_term_list,
     normalise,
+    reverses,
     split_units,
     visible_length,
     windows,
@@ -129,6 +131,8 @@ class _Evidence:
     flags: list[Flag]
     answers_other: OtherQuestion | None = None
     named: list[int | None] = field(default_factory=list)  # unit naming each key point
+    # Per key point: its best sentence turns it around (coverage.KeyPointEvidence.turned).
+    turned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 def asserts(texts: Sequence[str], hits: Sequence[MisconceptionHit]) -> list[bool]:
@@ -456,6 +460,7 @@ class Grader:
         whole = vectors[p.offset + len(p.candidates)]
         # Misconceptions are matched against sentences and their clauses.
         claims = p.units + p.clauses
+        key_texts = [k.text for k in rubric.key_points]
         start = p.offset + len(p.candidates) + 1
         claim_vectors = np.vstack([cand[: len(p.units)], vectors[start : start + len(p.clauses)]])
         mis_hits = [
@@ -478,9 +483,10 @@ class Grader:
                     dtype=bool,
                 ).reshape(len(rubric.misconceptions), len(claims)),
                 worded=self._claim_words(rubric, claims),
+                # A claim is not measured against the key points it denies.
+                excluded=self._opposes(key_texts, claims, denies),
             )
         ]
-        key_texts = [k.text for k in rubric.key_points]
         lex = coverage.lexical_features(key_texts, rubric.question, p.answer, p.units)
         sims, recall = self._candidate_features(p, cand, lex)
         match = coverage.key_point_evidence(
@@ -493,8 +499,13 @@ class Grader:
             # A sentence asserting a misconception earns no key-point credit, whatever words it
             # shares with the point it gets wrong.
             ignore=asserts(p.candidates, mis_hits),
+            # Nor is a sentence that turns a key point around evidence of it.
+            excluded=self._opposes(key_texts, p.candidates, reverses),
         )
         named = self._named(p, [h.evidence for h in mis_hits if h.evidence])
+        # A question that asks for a list is answered by naming; any other asks for more.
+        if not is_list_question(rubric.question) and is_term_list(p.answer):
+            flags.append(Flag.TERM_LIST)
         topical = max(coverage.topicality(whole, t) for t in rv.topic)
         if topical < cal.off_topic and not any(i is not None for i in named):
             flags.append(Flag.OFF_TOPIC)
@@ -510,8 +521,9 @@ class Grader:
         ]
         similarity = sims[np.arange(len(sims)), match.index]
         return _Evidence(
-            similarity, match.strength, lex, evidence, mis_hits, topical, flags, other, named
-        )
+            similarity, match.strength, lex, evidence, mis_hits, topical, flags, other, named,
+            turned=match.turned if match.turned is not None else np.zeros(len(sims), dtype=bool),
+        )  # fmt: skip
 
     def _candidate_features(
         self, p: _Prepared, cand: np.ndarray, lex: coverage.LexicalFeatures
@@ -537,6 +549,14 @@ class Grader:
             content_tokens(rubric.question),
         )
         return sims, recall
+
+    @staticmethod
+    def _opposes(
+        key_points: list[str], texts: list[str], test: Callable[[str, str], bool]
+    ) -> np.ndarray:
+        """(key points × texts): `test(text, key point)`, e.g. the text denies the key point."""
+        found = np.array([[test(t, k) for t in texts] for k in key_points], dtype=bool)
+        return found.reshape(len(key_points), len(texts))
 
     @staticmethod
     def _claim_words(rubric: Rubric, claims: list[str]) -> np.ndarray:
@@ -602,11 +622,17 @@ class Grader:
         rubric, sims, lex = p.rubric, seen.similarity, seen.lexical
         if lex is not None:
             credit = self.calibration.credit(seen.strength, length=lex.length)
-            contradicted = lex.contradicted  # opposite verdict on a true/false statement
+            # An opposite verdict on a true/false statement, or the point turned around.
+            contradicted = lex.contradicted | seen.turned
             credit[contradicted] = 0.0
             # A terse list that names a key point's item earns it (see _named).
             named = np.array([i is not None for i in seen.named], dtype=bool)
             credit[named & ~contradicted] = 1.0
+            if Flag.TERM_LIST in seen.flags:
+                # Terms named, none explained: a teacher "deducts some" (a bare list of all
+                # four of Q4's points is given 65-90, cases-styles h2-q04-bullets), so no point
+                # earns more than the ramp's knee credit.
+                credit = np.minimum(credit, self.calibration.knee_credit)
         else:
             credit = np.zeros_like(sims)
             contradicted = np.zeros(len(sims), dtype=bool)

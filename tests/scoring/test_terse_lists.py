@@ -11,7 +11,7 @@ from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
-from evaluator.text import is_list_question
+from evaluator.text import is_list_question, is_term_list
 from tests.helpers import SEED_SUBSET_RUBRICS, write_rubrics
 
 TERSE = "正则化、dropout、数据增强、早停。"
@@ -73,3 +73,34 @@ def test_naming_counts_only_for_list_questions(rubrics: RubricSet) -> None:
 )
 def test_list_questions(question: str, lists: bool) -> None:
     assert is_list_question(question) is lists
+
+
+def test_a_term_list_to_a_question_that_asks_for_more_earns_no_full_point(
+    rubrics: RubricSet,
+) -> None:
+    """Terms named, none explained: no key point earns more than the knee credit, and the grade
+    says why. The same list answers a list question in full."""
+    q8 = rubrics.find(8)
+    explain = q8.model_copy(update={"question": "请解释正则化、dropout 等方法为什么能缓解过拟合。"})
+    assert not is_list_question(explain.question)
+    g = grader()
+    capped, listed = g.grade(explain, TERSE), g.grade(q8, TERSE)
+    assert Flag.TERM_LIST in capped.flags and Flag.TERM_LIST not in listed.flags
+    assert max(k.credit for k in capped.key_points) <= g.calibration.knee_credit
+    assert capped.score < listed.score
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("正则化、dropout、数据增强、早停。", True),
+        ("- DataLoader + prefetch\n- 数据分片(shard)\n- HDFS/Ceph", True),
+        ("regularization, dropout, early stopping", True),
+        ("学生模型更小，推理也更快一些，部署方便。", False),  # a sentence of clauses
+        ("The student is smaller, faster, and easier to deploy.", False),
+        ("正则化、dropout", False),  # two items
+        ("正则化：在损失函数中加入 L2 正则项、dropout、早停", False),  # one item explained
+    ],
+)
+def test_what_a_term_list_is(answer: str, expected: bool) -> None:
+    assert is_term_list(answer) is expected
