@@ -4,6 +4,8 @@ and test them on golden answers."""
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +79,11 @@ def lint_command(path: Path | None, as_json: bool) -> None:
     """
     from evaluator.rubrics.lint import lint_path
 
-    findings = lint_path(path if path is not None else settings_from_flags().rubrics)
+    progress = _LintProgress()
+    try:
+        findings = lint_path(path if path is not None else settings_from_flags().rubrics, progress)
+    finally:
+        progress.close()
     if as_json:
         click.echo(
             json.dumps([f.model_dump(mode="json") for f in findings], ensure_ascii=False, indent=2)
@@ -94,6 +100,38 @@ def lint_command(path: Path | None, as_json: bool) -> None:
         click.echo(summary if findings else "no findings")
     if any(f.level == "error" for f in findings):
         raise SystemExit(1)
+
+
+PROGRESS_AFTER = 2.0  # seconds: a lint quicker than this prints no progress at all
+PROGRESS_EVERY = 2.0  # seconds between two progress lines
+
+
+class _LintProgress:
+    """How far a long lint has got, on stderr: nothing for a quick one, then a line every
+    PROGRESS_EVERY seconds (rewritten in place on a terminal) so a big rubric set never looks
+    hung."""
+
+    def __init__(self) -> None:
+        self._start = self._last = time.monotonic()
+        self._tty = sys.stderr.isatty()
+        self._shown = False
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self._start < PROGRESS_AFTER or (
+            self._shown and now - self._last < PROGRESS_EVERY
+        ):
+            return
+        self._last, self._shown = now, True
+        line = f"rubrics lint: {what} {done:,}/{total:,} ({now - self._start:.0f} s)"
+        if self._tty:
+            click.echo(f"\r{line}\x1b[K", nl=False, err=True)
+        else:
+            click.echo(line, err=True)
+
+    def close(self) -> None:
+        if self._shown and self._tty:
+            click.echo("\r\x1b[K", nl=False, err=True)
 
 
 def _min_pass(values: tuple[str, ...]) -> dict[str, float]:
