@@ -49,7 +49,8 @@ def rubrics_group() -> None:
 @click.option(
     "--force",
     is_flag=True,
-    help="Overwrite rubric files even if people edited them since the build.",
+    help="Overwrite rubric files even if people edited them since the build. Their comments "
+    "are kept where their place still exists; the others are named, then dropped.",
 )
 def build_command(
     seeds: tuple[Path, ...], out_dir: Path, document: str | None, force: bool
@@ -60,7 +61,8 @@ def build_command(
     Questions are numbered headings ("#### 12. Title") with 题目/答案/解析 or
     Question/Answer/Explanation sections; each answer bullet or sentence becomes
     a key point. A rubric file edited since it was built is never overwritten
-    without --force.
+    without --force. Comments in it are kept at their key point, rubric or
+    place; one whose place is gone is named, and dropped only with --force.
     """
     from evaluator.rubrics.compile import build
 
