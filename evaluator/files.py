@@ -38,10 +38,15 @@ def read_text(path: Path, what: str = "text file") -> str:
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a {what}") from None
+        raise InputError(f"{path}: is a directory, not {_a(what)}") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
     return decode_text(data, str(path), what)
+
+
+def _a(noun: str) -> str:
+    """`noun` with its indefinite article: "a notes file", "an answer"."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def decode_text(data: bytes, where: str, what: str = "text") -> str:
@@ -54,7 +59,7 @@ def decode_text(data: bytes, where: str, what: str = "text") -> str:
         except UnicodeDecodeError:
             raise InputError(f"{where}: starts like UTF-16 but is not valid UTF-16") from None
     if b"\x00" in data[:8192]:
-        raise InputError(f"{where}: looks like a binary file, not a {what}")
+        raise InputError(f"{where}: looks like a binary file, not {_a(what)}")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

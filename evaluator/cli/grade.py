@@ -27,15 +27,15 @@ def read_answer(answer: str | None, source: str | None) -> str:
         raise click.UsageError("give the answer either with --answer or as FILE, not both")
     if answer is not None:
         # Bytes that were not UTF-8 in argv arrive as lone surrogates: decode them for real.
-        return decode_text(answer.encode("utf-8", "surrogateescape"), "--answer", "answer text")
+        return decode_text(answer.encode("utf-8", "surrogateescape"), "--answer", "answer")
     if source is None:
         if sys.stdin.isatty():
             raise click.UsageError("no answer: use --answer TEXT, a FILE, or '-' to read stdin")
         source = "-"
     if source == "-":
-        return decode_text(sys.stdin.buffer.read(), "stdin", "answer text")
+        return decode_text(sys.stdin.buffer.read(), "stdin", "answer")
     path = Path(source)
-    text = read_text(path, "answer text")
+    text = read_text(path, "answer")
     return answer_text(text) if path.suffix.lower() in (".md", ".markdown") else text
 
 

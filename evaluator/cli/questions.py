@@ -47,6 +47,10 @@ def _render_rubric(r: Rubric) -> str:
         lines.append(f"  - [{k.id}] ({k.weight:g}) {label}{k.text}")
         if k.note:
             lines.append(f"      note: {k.note}")
+    # The whole answer the key points were cut from, as written (Markdown lists kept), indented
+    # under its label so it reads as one block.
+    lines += ["", "Reference answer:"]
+    lines += [f"  {line}" if line.strip() else "" for line in r.reference_answer.splitlines()]
     if r.misconceptions:
         lines += ["", "Misconceptions (penalty):"]
         for m in r.misconceptions:

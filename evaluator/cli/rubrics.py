@@ -4,6 +4,8 @@ and test them on golden answers."""
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +49,8 @@ def rubrics_group() -> None:
 @click.option(
     "--force",
     is_flag=True,
-    help="Overwrite rubric files even if people edited them since the build.",
+    help="Overwrite rubric files even if people edited them since the build. Their comments "
+    "are kept where their place still exists; the others are named, then dropped.",
 )
 def build_command(
     seeds: tuple[Path, ...], out_dir: Path, document: str | None, force: bool
@@ -58,7 +61,8 @@ def build_command(
     Questions are numbered headings ("#### 12. Title") with 题目/答案/解析 or
     Question/Answer/Explanation sections; each answer bullet or sentence becomes
     a key point. A rubric file edited since it was built is never overwritten
-    without --force.
+    without --force. Comments in it are kept at their key point, rubric or
+    place; one whose place is gone is named, and dropped only with --force.
     """
     from evaluator.rubrics.compile import build
 
@@ -77,7 +81,11 @@ def lint_command(path: Path | None, as_json: bool) -> None:
     """
     from evaluator.rubrics.lint import lint_path
 
-    findings = lint_path(path if path is not None else settings_from_flags().rubrics)
+    progress = _LintProgress()
+    try:
+        findings = lint_path(path if path is not None else settings_from_flags().rubrics, progress)
+    finally:
+        progress.close()
     if as_json:
         click.echo(
             json.dumps([f.model_dump(mode="json") for f in findings], ensure_ascii=False, indent=2)
@@ -94,6 +102,38 @@ def lint_command(path: Path | None, as_json: bool) -> None:
         click.echo(summary if findings else "no findings")
     if any(f.level == "error" for f in findings):
         raise SystemExit(1)
+
+
+PROGRESS_AFTER = 2.0  # seconds: a lint quicker than this prints no progress at all
+PROGRESS_EVERY = 2.0  # seconds between two progress lines
+
+
+class _LintProgress:
+    """How far a long lint has got, on stderr: nothing for a quick one, then a line every
+    PROGRESS_EVERY seconds (rewritten in place on a terminal) so a big rubric set never looks
+    hung."""
+
+    def __init__(self) -> None:
+        self._start = self._last = time.monotonic()
+        self._tty = sys.stderr.isatty()
+        self._shown = False
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self._start < PROGRESS_AFTER or (
+            self._shown and now - self._last < PROGRESS_EVERY
+        ):
+            return
+        self._last, self._shown = now, True
+        line = f"rubrics lint: {what} {done:,}/{total:,} ({now - self._start:.0f} s)"
+        if self._tty:
+            click.echo(f"\r{line}\x1b[K", nl=False, err=True)
+        else:
+            click.echo(line, err=True)
+
+    def close(self) -> None:
+        if self._shown and self._tty:
+            click.echo("\r\x1b[K", nl=False, err=True)
 
 
 def _min_pass(values: tuple[str, ...]) -> dict[str, float]:

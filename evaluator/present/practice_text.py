@@ -59,7 +59,7 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "zh": "回车：下一题 · r：参考答案 · q：退出",
     },
     "reference": {"en": "Reference answer", "zh": "参考答案"},
-    "saved": {"en": "Saved {n} attempt(s) to {path}.", "zh": "已保存 {n} 次作答到 {path}。"},
+    "saved": {"en": "Saved {n} attempt{s} to {path}.", "zh": "已保存 {n} 次作答到 {path}。"},
     "done": {
         "en": "Nothing more to practise now.",
         "zh": "现在没有要练的题了。",
@@ -73,7 +73,9 @@ MESSAGES: dict[str, dict[Lang, str]] = {
 
 
 def say(key: str, lang: Lang, **values: object) -> str:
-    return MESSAGES[key][lang].format(**values)
+    # {s} is the plural ending of the count {n}: "1 attempt", "0 attempts".
+    plural = "s" if values.get("n") != 1 else ""
+    return MESSAGES[key][lang].format(s=plural, **values)
 
 
 def tell(

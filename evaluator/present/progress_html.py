@@ -101,7 +101,7 @@ def mastery_svg(progress: Progress) -> str:
         name = f"Q{q.number}" if q.number is not None else q.question_id
         label = _clip(f"{name} {q.title}", 44)
         parts.append(
-            f'<g class="question"><title>{_e(name)} {_e(q.title)} — {q.attempts} attempts, last '
+            f'<g class="question"><title>{_e(name)} {_e(q.title)} — {q.attempts} attempt{"s" * (q.attempts != 1)}, last '
             f"{last:.0f}, best {best:.0f}</title>"
             f'<text x="{label_w - 8}" y="{yc + 4:.1f}" font-size="12" text-anchor="end">'
             f'{_e(label)}</text><rect class="best" x="{label_w}" y="{yc - 6:.1f}" '

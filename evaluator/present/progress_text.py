@@ -67,9 +67,11 @@ def terminal(progress: Progress, console: Console) -> None:
             soft_wrap=True,
         )
         return
+    tried = sum(1 for q in progress.questions if q.attempts)
     console.print(
-        f"{progress.attempts} attempts on {sum(1 for q in progress.questions if q.attempts)} "
-        f"questions · {progress.due_now} due now · {progress.not_started} not started"
+        f"{progress.attempts} attempt{'s' * (progress.attempts != 1)} on {tried} "
+        f"question{'s' * (tried != 1)} · {progress.due_now} due now · "
+        f"{progress.not_started} not started"
     )
     table = Table(title="Mastery", title_justify="left", box=None, padding=(0, 1))
     columns: list[tuple[str, JustifyMethod]] = [

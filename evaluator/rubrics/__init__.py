@@ -1,7 +1,7 @@
 """Rubrics: the schema (`model`), rubric files on disk (`io`), lookup by number / id / title
 (`lookup`), the question-number grammar (`numbering`), rubrics made on the fly from a reference
-answer (`adhoc`), compiling study documents into rubric files (`compile`), and checking them
-(`lint`).
+answer (`adhoc`), compiling study documents into rubric files (`compile`) with the reviewers'
+comments kept over a rebuild (`comments`), and checking them (`lint`).
 
 May import: the foundation modules (errors, settings, grade, text, markdown, cache, files). Nothing from scoring, judge,
 runs, present or cli: a rubric knows nothing about how it is graded.

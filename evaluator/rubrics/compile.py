@@ -14,7 +14,9 @@ compare sentence by sentence with a free-text answer. When an answer is code onl
 explanation's sentences stand in as key points.
 
 Compiled rubric files are then reviewed and edited by people, so `build` refuses to overwrite a
-file whose content no longer matches the hash it recorded at build time (unless forced).
+file whose content no longer matches the hash it recorded at build time (unless forced). The
+comments people wrote in it are carried into the rebuilt file (`comments`); one that has no
+place there any more is named, and dropped only when forced.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from pydantic import ValidationError
 
 from evaluator.errors import InputError, RubricError
 from evaluator.files import atomic_write, check_can_write
 from evaluator.markdown import Heading, atx_heading, scan, without_code
+from evaluator.rubrics.comments import carry
 from evaluator.rubrics.io import dump_document, load_document
 from evaluator.rubrics.model import KeyPoint, KeyPointGroup, Rubric, RubricDocument, Source
 from evaluator.rubrics.numbering import question_number
@@ -507,6 +511,52 @@ def _check_clobber(target: Path, force: bool) -> str | None:
     )
 
 
+def _with_comments(target: Path, text: str, force: bool) -> tuple[str, str | None, int]:
+    """The rebuilt `text` with the comments of the file it replaces at their places: (text to
+    write, a line naming the comments that could not be kept, how many were kept). Comments
+    that would be lost stop the build unless forced."""
+    if not target.exists():
+        return text, None, 0
+    try:
+        old = target.read_text(encoding="utf-8")
+        carried = carry(old, text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        # Only forced builds get here (_check_clobber refuses such a file otherwise).
+        try:
+            raw = target.read_bytes().decode("utf-8", "replace").splitlines()
+        except OSError:
+            raw = []
+        marked = sum(1 for line in raw if line.lstrip().startswith("#"))
+        if not marked:
+            return text, None, 0
+        return (
+            text,
+            (
+                f"{target}: not valid YAML, so its {marked} line{'s' * (marked != 1)} starting with "
+                "'#' could not be kept as comments"
+            ),
+            0,
+        )
+    if not carried.lost:
+        return carried.text, None, len(carried.kept)
+    n = len(carried.lost)
+    which = "; ".join(str(c) for c in carried.lost)
+    if not force:
+        raise RubricError(
+            f"{target}: rebuilding would drop {n} comment{'s' * (n != 1)} whose place is gone "
+            f"from the rebuilt file ({which}); not overwriting (pass --force to drop "
+            f"{'them' if n != 1 else 'it'})"
+        )
+    return (
+        carried.text,
+        (
+            f"{target}: dropped {n} comment{'s' * (n != 1)} whose place is gone from the rebuilt "
+            f"file (--force): {which}"
+        ),
+        len(carried.kept),
+    )
+
+
 def build(
     seeds: list[Path],
     out_dir: Path,
@@ -520,7 +570,7 @@ def build(
         raise InputError("no seed documents given")
     if document is not None and len(seeds) > 1:
         raise InputError(f"--document names one document but {len(seeds)} seeds were given")
-    planned: list[tuple[Path, RubricDocument, str | None]] = []
+    planned: list[tuple[Path, RubricDocument, str, list[str], int]] = []
     for seed in seeds:
         slug = document if document is not None else slugify(seed.stem)
         if not slug:
@@ -534,21 +584,26 @@ def build(
             raise InputError(f"{seed}: cannot read seed document ({reason})") from None
         doc = compile_markdown(text, _display_path(seed), slug)
         target = out_dir / f"{slug}.yaml"
-        if any(t == target for t, _, _ in planned):
+        if any(p[0] == target for p in planned):
             raise InputError(f"{seed}: two seeds compile to the same file {target}")
-        planned.append((target, doc, _check_clobber(target, force)))
+        clobber = _check_clobber(target, force)
+        text, dropped, kept = _with_comments(target, dump_document(doc), force)
+        notes = [n for n in (clobber, dropped) if n]
+        planned.append((target, doc, text, notes, kept))
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(
             f"{out_dir}: cannot create the rubric folder ({exc.strerror or exc})"
         ) from None
-    for target, _, _ in planned[:1]:
+    for target, *_ in planned[:1]:
         check_can_write(target, "rubric files")
-    for target, doc, note in planned:
-        atomic_write(target, dump_document(doc))
+    for target, doc, text, notes, kept in planned:
+        atomic_write(target, text)
         if report:
-            if note:
+            for note in notes:
                 report(note)
-            report(f"wrote {target} ({len(doc.rubrics)} questions)")
-    return [target for target, _, _ in planned]
+            comments = f", {kept} comment{'s' * (kept != 1)} kept" if kept else ""
+            n = len(doc.rubrics)
+            report(f"wrote {target} ({n} question{'s' * (n != 1)}{comments})")
+    return [target for target, *_ in planned]

@@ -20,6 +20,11 @@ a key point under the same label with similar text and their questions are relat
 is reported for information (it is a note for curators, not a defect). Thresholds are tuned on
 the seed (tests/test_lint.py): they find Q3≈Q26, Q14≈Q28, Q2≈Q15 and Q21 overlapping Q2/Q15, and
 no other pair. A pair already linked by `duplicate_of` is reported as info.
+
+Lint stays near-linear in the number of questions: the question similarity of every pair is one
+matrix product (numpy), and only the related pairs (similarity 0.2 or more) go on to the
+Python-level checks. Text comparisons (difflib) run only on key point pairs whose cheap upper
+bound could reach the threshold, so the findings are exactly those of comparing every pair.
 """
 
 from __future__ import annotations
@@ -29,10 +34,12 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ValidationError
 
@@ -41,9 +48,11 @@ from evaluator.rubrics.lookup import RubricSet
 from evaluator.rubrics.model import KeyPoint, Rubric, RubricDocument
 from evaluator.text import asked_count, fold, is_list_question
 
-__all__ = ["Finding", "lint", "lint_path"]
+__all__ = ["Finding", "Progress", "lint", "lint_path"]
 
 Level = Literal["error", "warning", "info"]
+# Called as progress(what, done, total) while lint works: "checking questions", 120, 1000.
+Progress = Callable[[str, int, int], None]
 _SEVERITY = {"error": 0, "warning": 1, "info": 2}
 
 QUESTION_NEAR_IDENTICAL = 0.9  # question similarity alone that makes a duplicate
@@ -96,6 +105,60 @@ def _ratio(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, fold(a), fold(b)).ratio()
 
 
+@dataclass(frozen=True)
+class _Point:
+    """A key point as the text comparisons see it, folded once per lint rather than per pair."""
+
+    key_point: KeyPoint
+    folded: str
+    # Each character with its occurrence number ("a" twice: (a, 0), (a, 1)), so that a set
+    # intersection (in C) counts the characters two texts share with multiplicity.
+    chars: frozenset[tuple[str, int]]
+    label: str  # _label_key of its label
+
+    @classmethod
+    def of(cls, k: KeyPoint) -> _Point:
+        folded = fold(k.text)
+        chars = frozenset((c, i) for c, n in Counter(folded).items() for i in range(n))
+        return cls(k, folded, chars, _label_key(k.label))
+
+
+def _ratio_bound(a: _Point, b: _Point) -> float:
+    """An upper bound of `_ratio` (difflib's quick_ratio): what the two texts share, counting
+    characters with multiplicity and ignoring their order."""
+    total = len(a.folded) + len(b.folded)
+    if not total:
+        return 1.0  # difflib's ratio of two empty strings
+    return 2.0 * len(a.chars & b.chars) / total
+
+
+def _best_match(
+    pairs: Iterable[tuple[_Point, _Point]], floor: float
+) -> tuple[float, KeyPoint, KeyPoint] | None:
+    """The pair of highest `_ratio` (the first of equals, in the order of `pairs`) when that
+    ratio is at least `floor`, else None: what max() over every pair's ratio gives, but difflib
+    runs only on pairs whose upper bound could still beat the best ratio found so far."""
+    hopeful = []
+    for order, (a, b) in enumerate(pairs):
+        total = len(a.folded) + len(b.folded)
+        if total and 2.0 * min(len(a.folded), len(b.folded)) / total < floor:
+            continue  # lengths alone rule it out (difflib's real_quick_ratio)
+        bound = _ratio_bound(a, b)
+        if bound >= floor:
+            hopeful.append((bound, order, a, b))
+    hopeful.sort(key=lambda h: (-h[0], h[1]))
+    best: tuple[float, int, _Point, _Point] | None = None
+    for bound, order, a, b in hopeful:
+        if best is not None and bound < best[0]:
+            break
+        ratio = difflib.SequenceMatcher(None, a.folded, b.folded).ratio()
+        if ratio >= floor and (
+            best is None or ratio > best[0] or (ratio == best[0] and order < best[1])
+        ):
+            best = (ratio, order, a, b)
+    return (best[0], best[2].key_point, best[3].key_point) if best else None
+
+
 class _QuestionSimilarity:
     """IDF-weighted bigram cosine of title + question over one rubric set."""
 
@@ -103,6 +166,7 @@ class _QuestionSimilarity:
         self._bags = {r.id: _bigrams(f"{r.title} {r.question}") for r in rubrics}
         df = Counter(b for bag in self._bags.values() for b in bag)
         n = len(rubrics)
+        self._df = df
         self._idf = {b: math.log((n + 1) / count) for b, count in df.items()}
         self._norm = {
             rid: math.sqrt(sum((c * self._idf[b]) ** 2 for b, c in bag.items()))
@@ -115,20 +179,33 @@ class _QuestionSimilarity:
         norm = self._norm[a.id] * self._norm[b.id]
         return dot / norm if norm else 0.0
 
-
-def _best_key_point_match(a: Rubric, b: Rubric) -> tuple[float, KeyPoint, KeyPoint] | None:
-    pairs = [(_ratio(k.text, m.text), k, m) for k in a.key_points for m in b.key_points]
-    return max(pairs, key=lambda p: p[0], default=None)
-
-
-def _same_label_match(a: Rubric, b: Rubric) -> tuple[float, KeyPoint, KeyPoint] | None:
-    pairs = [
-        (_ratio(k.text, m.text), k, m)
-        for k in a.key_points
-        for m in b.key_points
-        if k.label and _label_key(k.label) == _label_key(m.label)
-    ]
-    return max(pairs, key=lambda p: p[0], default=None)
+    def related(self, rubrics: list[Rubric], floor: float) -> tuple[np.ndarray, np.ndarray]:
+        """(i, j) of every pair, i < j in rubric order (row-major, as itertools.combinations
+        lists them), whose similarity may reach `floor`: all pairs' cosines at once, as one
+        matrix product over the bigrams two or more questions share (a bigram of one question
+        adds nothing to any pair's dot product). float32 rounding is covered by a margin; the
+        caller takes each pair's exact similarity from __call__."""
+        n = len(rubrics)
+        shared = [b for b, count in self._df.items() if count > 1]
+        if n < 2 or not shared:
+            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+        column = {b: c for c, b in enumerate(shared)}
+        vectors = np.zeros((n, len(shared)), dtype=np.float32)
+        for row, r in enumerate(rubrics):
+            norm = self._norm[r.id]
+            for b, count in self._bags[r.id].items():
+                if norm and b in column:
+                    vectors[row, column[b]] = count * self._idf[b] / norm
+        rows_per_block = max(1, (1 << 22) // n)  # a block of cosines holds at most 4M floats
+        found_i, found_j = [], []
+        for start in range(0, n, rows_per_block):
+            block = vectors[start : start + rows_per_block] @ vectors.T
+            rows = np.arange(start, start + len(block))[:, None]
+            block[rows >= np.arange(n)[None, :]] = -1.0  # each pair once: j > i only
+            first, second = np.nonzero(block >= floor - 1e-3)
+            found_i.append(first + start)
+            found_j.append(second)
+        return np.concatenate(found_i), np.concatenate(found_j)
 
 
 def _short(text: str, limit: int = 30) -> str:
@@ -147,26 +224,44 @@ def _acknowledged(a: Rubric, b: Rubric) -> bool:
     )
 
 
-def _check_duplicates(rubrics: list[Rubric]) -> list[Finding]:
+def _check_duplicates(rubrics: list[Rubric], progress: Progress | None = None) -> list[Finding]:
     similarity = _QuestionSimilarity(rubrics)
     findings: list[Finding] = []
     duplicates: dict[str, set[str]] = {r.id: set() for r in rubrics}
     overlaps: list[tuple[Rubric, Rubric, str]] = []
-    for a, b in itertools.combinations(rubrics, 2):
+    floor = min(DUPLICATE_MIN_QUESTION, OVERLAP_MIN_QUESTION)
+    # Unrelated questions (most pairs) never reach the Python-level checks below.
+    first_of, second_of = similarity.related(rubrics, floor)
+    points: dict[int, list[_Point]] = {}
+
+    def points_of(i: int) -> list[_Point]:
+        if i not in points:
+            points[i] = [_Point.of(k) for k in rubrics[i].key_points]
+        return points[i]
+
+    for done, (i, j) in enumerate(zip(first_of.tolist(), second_of.tolist(), strict=True), 1):
+        if progress:
+            progress("comparing related questions", done, len(first_of))
+        a, b = rubrics[i], rubrics[j]
         q_sim = similarity(a, b)
-        if q_sim < min(DUPLICATE_MIN_QUESTION, OVERLAP_MIN_QUESTION):
+        if q_sim < floor:
             continue  # unrelated questions: skip the costlier key-point comparison
-        best = _best_key_point_match(a, b)
         if q_sim >= QUESTION_NEAR_IDENTICAL:
             why = f"near-identical question (similarity {q_sim:.2f})"
-        elif best and best[0] >= KEY_POINT_IDENTICAL and q_sim >= DUPLICATE_MIN_QUESTION:
+        elif q_sim >= DUPLICATE_MIN_QUESTION and (
+            best := _best_match(itertools.product(points_of(i), points_of(j)), KEY_POINT_IDENTICAL)
+        ):
             why = (
                 f"related question (similarity {q_sim:.2f}) and the same key point "
                 f"'{_short(best[1].text)}'"
             )
         else:
-            labelled = _same_label_match(a, b)
-            if labelled and labelled[0] >= OVERLAP_KEY_POINT and q_sim >= OVERLAP_MIN_QUESTION:
+            same_label = (
+                (k, m) for k, m in itertools.product(points_of(i), points_of(j))
+                if k.key_point.label and k.label == m.label
+            )  # fmt: skip
+            labelled = _best_match(same_label, OVERLAP_KEY_POINT)
+            if labelled and q_sim >= OVERLAP_MIN_QUESTION:
                 overlaps.append((a, b, labelled[1].label))
             continue
         duplicates[a.id].add(b.id)
@@ -192,8 +287,9 @@ def _check_duplicates(rubrics: list[Rubric]) -> list[Finding]:
     for a, b, label in overlaps:
         for first, second in ((a, b), (b, a)):
             expanded += [(first, by_id[twin], label) for twin in sorted(duplicates[second.id])]
+    order = {r.id: i for i, r in enumerate(rubrics)}  # not rubrics.index: that made this cubic
     for a, b, label in expanded:
-        first, second = sorted((a, b), key=rubrics.index)
+        first, second = sorted((a, b), key=lambda r: order[r.id])
         if (first.id, second.id) in reported or second.id in duplicates[first.id]:
             continue
         reported.add((first.id, second.id))
@@ -227,8 +323,9 @@ def _check_rubric(rubric: Rubric, known_ids: set[str]) -> list[Finding]:
             add("error", "empty-key-point", f"key point {k.id} has no text")
     if rubric.key_points and sum(k.weight for k in rubric.key_points) <= 0:
         add("error", "zero-weight", "key point weights add up to 0")
-    for k, m in itertools.combinations(rubric.key_points, 2):
-        if not (k.text and m.text) or _ratio(k.text, m.text) < KEY_POINT_IDENTICAL:
+    for pk, pm in itertools.combinations([_Point.of(k) for k in rubric.key_points], 2):
+        k, m = pk.key_point, pm.key_point
+        if not (k.text and m.text) or not _best_match([(pk, pm)], KEY_POINT_IDENTICAL):
             continue
         same = "the same text" if fold(k.text) == fold(m.text) else "near-identical texts"
         labels = f" under different labels ('{k.label}', '{m.label}')" if k.label != m.label else ""
@@ -410,8 +507,11 @@ def _check_numbers(doc: RubricDocument) -> list[Finding]:
     return findings
 
 
-def lint(rubrics: RubricSet | Iterable[RubricDocument]) -> list[Finding]:
-    """Every finding for a rubric set, errors first, then in rubric order."""
+def lint(
+    rubrics: RubricSet | Iterable[RubricDocument], progress: Progress | None = None
+) -> list[Finding]:
+    """Every finding for a rubric set, errors first, then in rubric order. `progress`, when
+    given, is told how far lint has got (see `Progress`)."""
     documents = rubrics.documents if isinstance(rubrics, RubricSet) else list(rubrics)
     findings: list[Finding] = []
     all_rubrics: list[Rubric] = []
@@ -432,9 +532,11 @@ def lint(rubrics: RubricSet | Iterable[RubricDocument]) -> list[Finding]:
             all_rubrics.append(r)
         findings += _check_numbers(doc)
     known = set(seen)
-    for r in all_rubrics:
+    for done, r in enumerate(all_rubrics, 1):
+        if progress:
+            progress("checking questions", done, len(all_rubrics))
         findings += _check_rubric(r, known)
-    findings += _check_duplicates(all_rubrics)
+    findings += _check_duplicates(all_rubrics, progress)
     findings += _check_duplicate_weights(all_rubrics)
     order = {r.id: i for i, r in enumerate(all_rubrics)}
     return sorted(findings, key=lambda f: (_SEVERITY[f.level], order.get(f.rubric_id or "", -1)))
@@ -443,9 +545,21 @@ def lint(rubrics: RubricSet | Iterable[RubricDocument]) -> list[Finding]:
 # ---------------------------------------------------------------------------- files
 
 
+def _parse(text: str) -> object:
+    """The file's YAML; libyaml's C loader when present (10x faster on large files), and on a
+    syntax error the Python loader, whose messages the findings have always quoted."""
+    loader = getattr(yaml, "CSafeLoader", None)
+    if loader is not None:
+        try:
+            return yaml.load(text, Loader=loader)
+        except yaml.YAMLError:
+            pass
+    return yaml.safe_load(text)
+
+
 def _load_for_lint(path: Path) -> tuple[RubricDocument | None, list[Finding]]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = _parse(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         msg = f"cannot read as YAML ({getattr(exc, 'problem', None) or exc})"
         return None, [Finding(level="error", code="unreadable", message=msg, file=str(path))]
@@ -467,16 +581,18 @@ def _load_for_lint(path: Path) -> tuple[RubricDocument | None, list[Finding]]:
         ]
 
 
-def lint_path(path: str | Path | None = None) -> list[Finding]:
+def lint_path(path: str | Path | None = None, progress: Progress | None = None) -> list[Finding]:
     """Lint a rubric file or every *.yaml in a directory (default: the rubric dir in use).
     A file that fails the schema is reported (every error) and left out of the other checks."""
     path = Path(path) if path is not None else default_rubrics_dir()
     paths = rubric_files(path)
     documents: list[RubricDocument] = []
     file_findings: list[Finding] = []
-    for p in paths:
+    for done, p in enumerate(paths):
+        if progress:
+            progress("reading rubric files", done, len(paths))
         doc, problems = _load_for_lint(p)
         file_findings += problems
         if doc is not None:
             documents.append(doc)
-    return file_findings + lint(documents)
+    return file_findings + lint(documents, progress)

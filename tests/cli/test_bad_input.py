@@ -43,6 +43,16 @@ def test_a_broken_pyproject_is_one_line(
     assert "pyproject.toml" in line and words in line
 
 
+def test_an_answer_that_is_no_text_is_named_in_good_english(tmp_path: Path) -> None:
+    binary = tmp_path / "answer.txt"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    rubrics = str(REPO / "rubrics")
+    line = one_line_error(run(["grade", "3", str(binary), "--rubrics", rubrics]))
+    assert line.endswith("looks like a binary file, not an answer"), line
+    line = one_line_error(run(["grade", "3", str(tmp_path), "--rubrics", rubrics]))
+    assert line.endswith("is a directory, not an answer"), line
+
+
 def test_a_batch_where_every_row_failed_exits_non_zero(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -93,6 +93,33 @@ def test_errors_are_one_line_without_traceback(
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+def test_show_prints_the_reference_answer_labelled_after_the_key_points(
+    tmp_path: Path,
+) -> None:
+    reference = "分布式训练的优势：\n- 提高计算能力：并行计算。\n\n- 加速迭代：缩短实验周期。"
+    rubrics = write_rubrics(
+        tmp_path / "rubrics",
+        TWO_QUESTION_RUBRICS.replace(
+            "  reference_answer: 批量归一化对每一层的输入按批次做标准化，然后缩放平移。它能加速训练。",
+            "  reference_answer: |-\n"
+            + "".join(f"    {line}\n" for line in reference.splitlines()),
+        ),
+    )
+    code, out, err = run("show", "7", "--rubrics", str(rubrics))
+    assert code == 0, err
+    lines = out.splitlines()
+    start = lines.index("Reference answer:")
+    assert lines.index("Key points (weight):") < start
+    assert lines[start + 1 : start + 5] == [
+        "  分布式训练的优势：",
+        "  - 提高计算能力：并行计算。",
+        "",
+        "  - 加速迭代：缩短实验周期。",
+    ]
+    code, out, _ = run("show", "7", "--rubrics", str(rubrics), "--json")
+    assert code == 0 and json.loads(out)["reference_answer"] == reference
+
+
 def test_both_answer_sources_is_a_usage_error(rubrics: Path, tmp_path: Path) -> None:
     code, _, err = run("grade", "7", str(tmp_path), "--answer", "x", "--rubrics", str(rubrics))
     assert code == 2 and "not both" in err

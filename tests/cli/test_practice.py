@@ -50,7 +50,7 @@ def test_a_piped_session_answers_skips_and_quits(rubrics: Path, tmp_path: Path) 
     assert "method: embedding" in out and "What to study next:" in out
     assert "Reference answer" in out  # after `r`
     assert "Skipped until the next session." in out  # Q7
-    assert "Q8 · new" in out and "Saved 1 attempt(s)" in out
+    assert "Q8 · new" in out and "Saved 1 attempt to" in out
     store = History(history)
     [attempt] = store.attempts()
     store.close()
@@ -77,12 +77,12 @@ def test_an_empty_answer_is_asked_again(rubrics: Path, tmp_path: Path) -> None:
     code, out, _ = practise(rubrics, tmp_path / "h.sqlite3", "\n   \nq\n")
     assert code == 0
     assert out.count("Empty answer: type your answer, or s to skip, q to quit.") == 2
-    assert "Saved 0 attempt(s)" in out
+    assert "Saved 0 attempts" in out
 
 
 def test_end_of_input_ends_the_session(rubrics: Path, tmp_path: Path) -> None:
     code, out, _ = practise(rubrics, tmp_path / "h.sqlite3", "数据增强就是变换数据。")
-    assert code == 0 and "Saved 1 attempt(s)" in out  # Ctrl-D ends the answer, then the session
+    assert code == 0 and "Saved 1 attempt to" in out  # Ctrl-D ends the answer, then the session
 
 
 def test_new_limit_and_due_only(rubrics: Path, tmp_path: Path) -> None:
@@ -161,6 +161,17 @@ def test_progress_before_any_practice_creates_nothing(rubrics: Path, tmp_path: P
     code, out, _ = progress(rubrics, history)
     assert code == 0 and "No practice yet" in out and "evaluator practice" in out
     assert not history.exists()
+
+
+def test_one_attempt_is_counted_in_the_singular(rubrics: Path, tmp_path: Path) -> None:
+    history = tmp_path / "h.sqlite3"
+    code, out, err = practise(rubrics, history, f"{ZH_ANSWER}\n\n\nq\n")
+    assert code == 0, err
+    assert "Saved 1 attempt to" in out
+    code, out, err = progress(rubrics, history, "--html", str(tmp_path / "p.html"))
+    assert code == 0, err
+    assert "1 attempt on 1 question ·" in out and "(1 attempt)" in out
+    assert "— 1 attempt, last" in (tmp_path / "p.html").read_text("utf-8")
 
 
 def test_progress_text_json_and_html(rubrics: Path, tmp_path: Path) -> None:

@@ -133,7 +133,7 @@ def test_answer_two_ctrl_c_restart_and_the_due_queue_is_right(pane: Pane, tmp_pa
     pane.wait_for("› ", times=3)
     pane.keys("C-c")
     screen = pane.wait_for("EXIT:")
-    assert "Saved 2 attempt(s)" in screen and "EXIT:130" in screen
+    assert "Saved 2 attempts" in screen and "EXIT:130" in screen
     assert "Traceback" not in screen
 
     store = History(history)
@@ -154,7 +154,7 @@ def test_answer_two_ctrl_c_restart_and_the_due_queue_is_right(pane: Pane, tmp_pa
     pane.wait_for("› ", times=2)
     pane.keys("q", "Enter")
     screen = pane.wait_for("EXIT:")
-    assert "Saved 0 attempt(s)" in screen and "EXIT:0" in screen
+    assert "Saved 0 attempts" in screen and "EXIT:0" in screen
 
 
 def test_a_pasted_answer_keeps_its_empty_lines(pane: Pane, tmp_path: Path) -> None:
