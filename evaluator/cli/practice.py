@@ -151,8 +151,7 @@ def _ask(lines: _Lines, console: Console, lang: Lang) -> str:
     "one (for a damaged file; nothing is deleted).",
 )
 @click.option(
-    "--questions",
-    "-q",
+    "--questions",  # no -q: that is --quiet everywhere else
     "spec",
     default=None,
     metavar="LIST",

@@ -197,3 +197,12 @@ def test_progress_on_a_damaged_history_is_one_line(rubrics: Path, tmp_path: Path
     code, _, err = progress(rubrics, history)
     assert code == 1 and len(err.strip().splitlines()) == 1 and "--reset-history" in err
     assert history.read_bytes() == b"garbage"
+
+
+def test_minus_q_is_not_questions_here_because_it_is_quiet_elsewhere(
+    rubrics: Path, tmp_path: Path
+) -> None:
+    code, _, err = practise(rubrics, tmp_path / "h.sqlite3", "q\n", "-q", "7")
+    assert code == 2 and "No such option '-q'" in err
+    code, _, _ = practise(rubrics, tmp_path / "h.sqlite3", "q\n", "--questions", "7")
+    assert code == 0

@@ -55,10 +55,14 @@ def test_the_bundled_golden_answers_land_in_their_bands(
     bundled_rubrics: RubricSet, bundled_grader: Grader
 ) -> None:
     """rubrics/llm-training.golden.jsonl: answers written for the bundled rubric's weights
-    (issue #16: what each "list" question asks, lighter items such as pruning), graded as
-    `evaluator rubrics test` grades them with no argument."""
+    (issue #16: what each "list" question asks, lighter items such as pruning), and known-bad
+    ones (wrong claims, restatements, answers to another question, filler, no answer), graded
+    as `evaluator rubrics test` grades them with no argument."""
     (path,) = golden_files(REPO / "rubrics")
-    report = run_golden(read_golden(path), bundled_rubrics, bundled_grader, str(path))
+    cases = read_golden(path)
+    bad = {"misconception", "restate", "offtopic", "padding", "empty", "partial"}
+    assert bad <= {c.level for c in cases}, "the golden file must test known-bad answers too"
+    report = run_golden(cases, bundled_rubrics, bundled_grader, str(path))
     misses = [
         f"{r.case}: {r.score} not in {r.min:g}-{r.max:g}" for r in report.results if not r.in_band
     ]
