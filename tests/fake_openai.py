@@ -1,7 +1,8 @@
 """A scriptable fake OpenAI-compatible server on 127.0.0.1 for judge tests.
 
 Each POST to /v1/chat/completions takes the next scripted step: a reply, an HTTP error, a
-hang (for timeouts) or a connection dropped mid-response. A request with "stream": true gets
+hang (for timeouts), a connection dropped mid-response, or raw bytes (a server that is not an
+OpenAI-compatible one). A request with "stream": true gets
 the reply as server-sent events, as llama-server and OpenAI send them; a step can then also
 stall after its first chunk or repeat itself until the client gives up (runaway generations).
 Every request is recorded with its JSON body, headers and arrival time, so tests can check
@@ -43,6 +44,8 @@ class Step:
     finish_reason: str = "stop"
     stall: float = 0.0  # streaming: seconds to go quiet after the first chunk
     runaway: bool = False  # streaming: after the content, repeat its end until disconnected
+    raw: bytes | None = None  # sent as the whole body, whatever the request asked for
+    content_type: str = "text/event-stream"  # of a raw body
 
 
 @dataclass
@@ -128,6 +131,9 @@ class _Handler(BaseHTTPRequestHandler):
         if step.drop:
             self._drop_mid_response()
             return
+        if step.raw is not None:
+            self._send_json(step.status, step.raw, {"Content-Type": step.content_type})
+            return
         streaming = isinstance(body, dict) and bool(body.get("stream"))
         if streaming and step.status == 200 and step.body is None:
             self._stream(step, body)
@@ -145,7 +151,8 @@ class _Handler(BaseHTTPRequestHandler):
         data = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            if "Content-Type" not in headers:
+                self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -280,6 +287,9 @@ class FakeOpenAI:
 
     def runaway(self, content: str) -> FakeOpenAI:
         return self.push(Step(content=content, runaway=True))
+
+    def raw(self, data: bytes, content_type: str = "text/event-stream") -> FakeOpenAI:
+        return self.push(Step(raw=data, content_type=content_type))
 
     def next_step(self) -> Step | None:
         with self._lock:

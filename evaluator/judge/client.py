@@ -50,7 +50,7 @@ from evaluator.judge.reply import (
     parse_reply,
     reply_schema,
 )
-from evaluator.judge.stream import Streamed, read_stream
+from evaluator.judge.stream import NotAStream, Streamed, read_stream
 from evaluator.rubrics.model import Rubric
 from evaluator.settings import Settings
 from evaluator.text import one_line
@@ -340,6 +340,11 @@ class Judge:
                 raise _RanAway(f"sent no token for {stall:g} s") from None
             except openai.OpenAIError as exc:
                 raise JudgeError(self._describe(exc)) from None
+            except NotAStream as exc:
+                raise JudgeError(
+                    f"judge at {self.public_url} sent a reply that is not an OpenAI event stream"
+                    f" ({exc})"
+                ) from None
             if mode != self._format:
                 self._format = mode  # remember what this server accepts
             if streamed.stopped == "budget":
