@@ -6,6 +6,7 @@ the embeddings, never a traceback."""
 from __future__ import annotations
 
 import json
+import logging
 import random
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,11 @@ from typing import Any
 import pytest
 
 from evaluator.errors import JudgeError
-from evaluator.judge.client import Judge
+from evaluator.grade import Flag, Grade
+from evaluator.judge import notices
+from evaluator.judge.client import Judge, JudgeOutcome
 from evaluator.rubrics.model import Rubric
+from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
 from tests.fake_openai import FakeOpenAI
 
@@ -23,6 +27,11 @@ pytest_plugins = ["tests.fake_openai"]
 ANSWER = "A small student model learns from a large teacher model's soft outputs."
 # Seeded, so the bytes (and the byte the client stumbles on) are the same every run.
 RANDOM_BYTES = random.Random(27).randbytes(4096)
+
+
+@pytest.fixture(autouse=True)
+def no_notices() -> None:
+    notices.drain()  # lines told by earlier tests in this process
 
 
 @pytest.fixture
@@ -118,3 +127,75 @@ def test_json_events_of_another_shape_are_one_line(
     with pytest.raises(JudgeError) as err:
         Judge(judge_settings(fake_openai, tmp_path)).assess(rubric, ANSWER)
     assert str(err.value) == not_a_stream(fake_openai, reason)
+
+
+# ---------------------------------------------------------------------------- the grade
+
+
+def grader_for(fake: FakeOpenAI, tmp_path: Path, **overrides: Any) -> Grader:
+    settings = judge_settings(fake, tmp_path, **overrides)
+    return Grader("hashing", judge=Judge(settings), settings=settings)
+
+
+def assert_fell_back(grade: Grade, reason: str) -> None:
+    assert grade.method == "embedding" and grade.judge is None
+    assert Flag.JUDGE_UNSCORED in grade.flags and Flag.EMBEDDING_ONLY in grade.flags
+    assert grade.method_reason == f"judge unscored ({reason}); graded by embeddings alone"
+    assert "\n" not in grade.method_reason
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (RANDOM_BYTES, "bytes that are not UTF-8 text"),
+        (b"data: this is not json\n\n", "a data line that is not JSON: Expecting value"),
+    ],
+)
+def test_the_grade_falls_back_with_the_reason_in_one_line(
+    fake_openai: FakeOpenAI, tmp_path: Path, rubric: Rubric, body: bytes, reason: str
+) -> None:
+    fake_openai.raw(body)
+    grade = grader_for(fake_openai, tmp_path).grade(rubric, ANSWER)
+    assert_fell_back(grade, not_a_stream(fake_openai, reason))
+    assert grade.score > 0  # graded, by the embeddings
+    told = notices.drain()
+    assert told == [f"{not_a_stream(fake_openai, reason)}: graded by embeddings alone"]
+
+
+class _BrokenJudge:
+    """A judge with a bug: whatever it raises must not sink the grade."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def assess(self, rubric: Rubric, answer: str) -> JudgeOutcome:
+        self.calls += 1
+        raise KeyError("verdicts")
+
+
+def test_an_unexpected_exception_from_the_judge_is_an_unscored_judge(
+    tmp_path: Path, rubric: Rubric, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(embedder="hashing", cache_dir=tmp_path, use_cache=False)
+    grader = Grader("hashing", judge=_BrokenJudge(), settings=settings)  # type: ignore[arg-type]  # duck-typed Judge
+    with caplog.at_level(logging.DEBUG, logger="evaluator"):
+        grades = grader.grade_many([(rubric, ANSWER), (rubric, "Teachers and students.")], jobs=2)
+    reason = "the judge failed unexpectedly (KeyError: 'verdicts')"
+    for grade in grades:
+        assert_fell_back(grade, reason)
+    assert notices.drain() == [f"{reason}: graded by embeddings alone (2 answers)"]
+    # The traceback is for the debug log only.
+    logged = [r for r in caplog.records if r.exc_info is not None]
+    assert len(logged) == 2 and all(r.levelno == logging.DEBUG for r in logged)
+
+
+def test_an_unexpected_exception_with_require_judge_is_one_line(
+    tmp_path: Path, rubric: Rubric
+) -> None:
+    settings = Settings(embedder="hashing", cache_dir=tmp_path, use_cache=False, require_judge=True)
+    grader = Grader("hashing", judge=_BrokenJudge(), settings=settings)  # type: ignore[arg-type]  # duck-typed Judge
+    with pytest.raises(
+        JudgeError, match=r"^the judge failed unexpectedly \(KeyError: 'verdicts'\)$"
+    ):
+        grader.grade(rubric, ANSWER)
+    assert notices.drain() == []  # not graded, so not "graded by embeddings alone"
