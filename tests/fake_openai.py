@@ -43,6 +43,7 @@ class Step:
     drop: bool = False  # send headers and part of the body, then close the connection
     finish_reason: str = "stop"
     stall: float = 0.0  # streaming: seconds to go quiet after the first chunk
+    quiet: float = 0.0  # streaming: seconds to go quiet after the headers, before any chunk
     runaway: bool = False  # streaming: after the content, repeat its end until disconnected
     raw: bytes | None = None  # sent as the whole body, whatever the request asked for
     content_type: str = "text/event-stream"  # of a raw body
@@ -182,6 +183,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Connection", "close")
             self.end_headers()
+            if step.quiet:
+                self.wfile.flush()
+                time.sleep(step.quiet)
             for n, piece in enumerate(pieces):
                 self.wfile.write(
                     event({"role": "assistant", "content": piece} if n == 0 else {"content": piece})
@@ -278,6 +282,10 @@ class FakeOpenAI:
 
     def hang(self, seconds: float) -> FakeOpenAI:
         return self.push(Step(content="{}", delay=seconds))
+
+    def quiet(self, content: str, seconds: float) -> FakeOpenAI:
+        """Streaming: the headers at once, then nothing for `seconds` (then the reply)."""
+        return self.push(Step(content=content, quiet=seconds))
 
     def drop(self) -> FakeOpenAI:
         return self.push(Step(drop=True))

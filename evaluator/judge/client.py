@@ -12,10 +12,12 @@ The candidate answer is untrusted: `prompts` delimits it, `injection` flags atte
 instruct the grader whatever the judge says, and `grounding` checks every quote (in a flagged
 answer, credit needs one).
 
-Replies are streamed (`stream.read_stream`) and abandoned when no token comes for
-`judge_stall_timeout`, when `judge_timeout` has passed since the first token, or when the
-reply loops. A deterministic request that ran away is never sent again as it was: it is asked
-once more in the compact style with a smaller token budget, then left unscored. Transient
+Replies are streamed (`stream.read_stream`) and abandoned when no first token comes within
+`judge_first_token_timeout`, when no next one comes for `judge_stall_timeout`, when
+`judge_timeout` has passed since the first token, or when the reply loops. A request that sent
+nothing is left unscored at once: asked again, in any style, it would wait as long. A
+deterministic request that ran away is never sent again as it was: it is asked once more in the
+compact style with a smaller token budget, then left unscored. Transient
 failures (429 with Retry-After, 5xx, dropped connections) are retried `judge_retries` times
 here, not by the openai client, whose retries would resend a timed-out request unchanged.
 """
@@ -50,7 +52,7 @@ from evaluator.judge.reply import (
     parse_reply,
     reply_schema,
 )
-from evaluator.judge.stream import NotAStream, Streamed, read_stream
+from evaluator.judge.stream import NotAStream, Silent, Streamed, read_stream
 from evaluator.rubrics.model import Rubric
 from evaluator.settings import Settings
 from evaluator.text import one_line
@@ -137,12 +139,13 @@ class Judge:
     def _make_client(self, api_key: str) -> OpenAI:
         from openai import OpenAI, Timeout
 
-        stall = self.settings.judge_stall_timeout
+        first = self.settings.judge_first_token_timeout
         return OpenAI(
             base_url=self.base_url,
             api_key=api_key,
-            # The read timeout is the stall timeout: the longest wait for the next token.
-            timeout=Timeout(stall, connect=min(stall, CONNECT_TIMEOUT)),
+            # The read timeout is the first-token timeout until the server starts answering
+            # (`_stall_timeout` then makes it the stall timeout, the longest wait between tokens).
+            timeout=Timeout(first, connect=min(first, CONNECT_TIMEOUT)),
             max_retries=0,  # retried in _create, never a timed-out request as it was
         )
 
@@ -335,9 +338,6 @@ class Judge:
                     log.info("judge %s rejected response_format %s: %s", self.model, mode, exc)
                     continue
                 raise JudgeError(self._describe(exc)) from None
-            except openai.APITimeoutError:
-                stall = self.settings.judge_stall_timeout
-                raise _RanAway(f"sent no token for {stall:g} s") from None
             except openai.OpenAIError as exc:
                 raise JudgeError(self._describe(exc)) from None
             except NotAStream as exc:
@@ -367,12 +367,9 @@ class Judge:
         attempts = self.settings.judge_retries + 1
         for attempt in range(attempts):
             try:
-                with self._client.chat.completions.create(
-                    **request, stream=True, stream_options={"include_usage": True}
-                ) as stream:
-                    return read_stream(stream, self.settings.judge_timeout)
+                return self._stream(request)
             except openai.APITimeoutError:
-                raise
+                raise  # a connect timeout (_stream handles the others): not retried
             except openai.APIStatusError as exc:
                 if exc.status_code not in RETRY_STATUS or attempt + 1 == attempts:
                     raise
@@ -385,6 +382,36 @@ class Judge:
             time.sleep(delay)
         raise AssertionError("unreachable")  # the loop returns or raises
 
+    def _stream(self, request: dict[str, Any]) -> Streamed:
+        """One streamed request, read; raises JudgeError when the server sent no token at all
+        (asked again, in any style, it would be as silent) and _RanAway when it stopped midway."""
+        import openai
+
+        where = f"judge at {self.public_url}"
+        first, stall = self.settings.judge_first_token_timeout, self.settings.judge_stall_timeout
+        try:
+            stream = self._client.chat.completions.create(
+                **request, stream=True, stream_options={"include_usage": True}
+            )
+        except openai.APITimeoutError as exc:
+            if type(exc.__cause__).__name__ == "ConnectTimeout":
+                raise  # unreachable, said by _describe
+            raise JudgeError(
+                f"{where} sent no token within {first:g} s (first-token timeout)"
+            ) from None
+        with stream:
+            _stall_timeout(stream, stall)
+            try:
+                return read_stream(
+                    stream, self.settings.judge_timeout, silent=(openai.APITimeoutError,)
+                )
+            except Silent:
+                raise JudgeError(
+                    f"{where} started a reply but sent no token for {stall:g} s"
+                ) from None
+            except openai.APITimeoutError:
+                raise _RanAway(f"sent no token for {stall:g} s") from None
+
     def _describe(self, exc: Exception) -> str:
         """One line for any client error; never includes the API key."""
         import openai
@@ -393,8 +420,8 @@ class Judge:
         attempts = self.settings.judge_retries + 1
         tries = f"{attempts} attempt" + ("s" if attempts > 1 else "")
         if isinstance(exc, openai.APITimeoutError):
-            stall = self.settings.judge_stall_timeout
-            return f"{where} sent no token for {stall:g} s"
+            connect = min(self.settings.judge_first_token_timeout, CONNECT_TIMEOUT)
+            return f"judge unreachable at {self.public_url}: no connection within {connect:g} s"
         if isinstance(exc, openai.APIConnectionError):
             return f"judge unreachable at {self.public_url}: {_connection_reason(exc)}"
         if isinstance(exc, openai.AuthenticationError):
@@ -406,6 +433,20 @@ class Judge:
         if isinstance(exc, openai.APIStatusError):
             return f"{where} failed with HTTP {exc.status_code} ({tries}): {_api_message(exc)}"
         return f"{where} failed: {one_line(exc.__class__.__name__ + ': ' + str(exc), 200)}"
+
+
+def _stall_timeout(stream: Any, seconds: float) -> None:
+    """Once the server has started answering, its read timeout becomes the stall timeout.
+
+    The request went out with the first-token timeout as its read timeout, and llama-server,
+    like OpenAI, sends the response headers with the first token, so that bounds the wait for
+    it. httpx reads a response body's read timeout from the request's extensions when the body
+    is first read, which is after this; a client that keeps it elsewhere keeps the first-token
+    timeout between tokens too (stricter, never a longer wait)."""
+    request = getattr(getattr(stream, "response", None), "request", None)
+    timeouts = getattr(request, "extensions", {}).get("timeout")
+    if isinstance(timeouts, dict):
+        timeouts["read"] = seconds
 
 
 def public_base_url(url: str) -> str:

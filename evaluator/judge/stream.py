@@ -3,7 +3,8 @@
 A small model at temperature 0 sometimes loops ("…的，的，的，…") until `max_tokens`, and a stuck
 server sends nothing at all. Streamed, the reply is watched as it comes: it is abandoned when no
 token arrives for the stall timeout (the HTTP read timeout, see `Judge`), when its time budget
-since the first token is spent, or when its tail repeats one short block over and over.
+since the first token is spent, or when its tail repeats one short block over and over. A reply
+that never sends its first token is `Silent`: asked again, it would be as silent.
 
 A server that is not an OpenAI-compatible one (or a proxy's error page) may answer 200 with
 anything: bytes that are not UTF-8, `data:` lines that are not JSON, JSON of another shape.
@@ -33,6 +34,10 @@ class NotAStream(Exception):
     """The reply is not an OpenAI event stream; the message says how, in a few words."""
 
 
+class Silent(Exception):
+    """The transport gave up before the first chunk came: the server sent no token at all."""
+
+
 @dataclass
 class Streamed:
     text: str
@@ -54,21 +59,24 @@ def repeats(text: str) -> bool:
     return False
 
 
-def read_stream(chunks: Iterable[Any], budget: float) -> Streamed:
+def read_stream(
+    chunks: Iterable[Any], budget: float, silent: tuple[type[Exception], ...] = ()
+) -> Streamed:
     """The text, finish reason and token usage of a stream of chat.completion.chunk objects,
     read until it ends, `budget` seconds have passed since its first chunk, or the text starts
     looping. The wait for the first chunk is not counted: a request queued behind others on a
-    busy server is not running away (the stall timeout bounds that wait).
+    busy server is not running away (the first-token timeout bounds that wait).
 
-    Raises NotAStream for a reply that is not an event stream of chunks. The caller closes the
-    stream (its `with` block), which drops the connection; llama-server then stops generating
-    for it."""
+    Raises NotAStream for a reply that is not an event stream of chunks, and Silent for one of
+    the `silent` exceptions (the client's timeout) raised before the first chunk; after it,
+    they pass through (a reply that stalls midway). The caller closes the stream (its `with`
+    block), which drops the connection; llama-server then stops generating for it."""
     deadline: float | None = None
     parts: list[str] = []
     length = checked = 0
     finish: str | None = None
     usage: tuple[int | None, int | None] = (None, None)
-    for chunk in _checked(chunks):
+    for chunk in _checked(chunks, silent):
         if deadline is None:
             deadline = time.monotonic() + budget
         content, finished, counted = _fields(chunk)
@@ -87,10 +95,12 @@ def read_stream(chunks: Iterable[Any], budget: float) -> Streamed:
     return Streamed("".join(parts), finish, usage)
 
 
-def _checked(chunks: Iterable[Any]) -> Iterator[Any]:
+def _checked(chunks: Iterable[Any], silent: tuple[type[Exception], ...]) -> Iterator[Any]:
     """`chunks`, with the decoding errors of a reply that is not an event stream (raised by the
-    openai client as it reads) turned into NotAStream."""
+    openai client as it reads) turned into NotAStream, and `silent` before any chunk into
+    Silent."""
     iterator = iter(chunks)
+    started = False
     while True:
         try:
             chunk = next(iterator)
@@ -100,6 +110,11 @@ def _checked(chunks: Iterable[Any]) -> Iterator[Any]:
             raise NotAStream("bytes that are not UTF-8 text") from None
         except json.JSONDecodeError as exc:
             raise NotAStream(f"a data line that is not JSON: {exc.msg}") from None
+        except silent as exc:
+            if started:
+                raise
+            raise Silent(str(exc)) from exc
+        started = True
         yield chunk
 
 

@@ -1,6 +1,7 @@
 """The command line with a judge that fails (#27): `grade`, `check` and `batch` grade by the
-embeddings, print the reason as one warning line and never a traceback. Real subprocesses (a
-traceback is what the terminal would show), the fake server on 127.0.0.1, hashing embedder."""
+embeddings, print the reason as one warning line and never a traceback, within a deadline.
+Real subprocesses (a traceback is what the terminal would show), the fake server on 127.0.0.1,
+hashing embedder, a first-token timeout of 1 s."""
 
 from __future__ import annotations
 
@@ -28,11 +29,15 @@ NOT_A_STREAM = "sent a reply that is not an OpenAI event stream"
 FAILING: dict[str, Callable[[FakeOpenAI], object]] = {
     "random-bytes": lambda fake: fake.raw(RANDOM_BYTES, "application/octet-stream"),
     "not-json": lambda fake: fake.raw(b"data: this is not json\n\ndata: {broken\n\n"),
+    "silent": lambda fake: fake.hang(60),  # accepts the connection, never replies
 }
 REASONS = {
     "random-bytes": f"{NOT_A_STREAM} (bytes that are not UTF-8 text)",
     "not-json": f"{NOT_A_STREAM} (a data line that is not JSON: Expecting value)",
+    "silent": "sent no token within 1 s (first-token timeout)",
 }
+# Each command's deadline: startup on 2 busy cores, plus 1 s per silent request at most.
+DEADLINE_S = 10
 
 
 @pytest.fixture
@@ -47,7 +52,12 @@ def failing_judge(fake: FakeOpenAI, kind: str, requests: int = 40) -> FakeOpenAI
 
 
 def evaluator(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "EVALUATOR_JUDGE_FIRST_TOKEN_TIMEOUT": "1",
+        **(env or {}),
+    }
     return subprocess.run(
         [sys.executable, "-m", "evaluator.cli", *args],
         capture_output=True,
@@ -83,7 +93,8 @@ def test_grade_falls_back_with_one_warning_line(
     grade = json.loads(done.stdout)
     assert grade["method"] == "embedding" and "judge_unscored" in grade["flags"]
     assert grade["method_reason"] == f"judge unscored ({reason}); graded by embeddings alone"
-    assert elapsed < 30, f"{elapsed:.1f} s"
+    assert len(fake_openai.chat_requests) == 1  # neither retried nor asked again
+    assert elapsed < DEADLINE_S, f"{elapsed:.1f} s"
 
 
 @pytest.mark.parametrize("kind", sorted(FAILING))
@@ -129,4 +140,4 @@ def test_batch_grades_every_row_by_embeddings(
         assert row["error"] == "" and row["method"] == "embedding", row
         assert "judge_unscored" in row["flags"] and float(row["score"]) > 0
     assert warnings(done.stderr)  # said, once per distinct reason
-    assert elapsed < 30, f"{elapsed:.1f} s"
+    assert elapsed < DEADLINE_S, f"{elapsed:.1f} s"

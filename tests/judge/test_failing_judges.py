@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import random
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,22 +146,39 @@ def assert_fell_back(grade: Grade, reason: str) -> None:
     assert "\n" not in grade.method_reason
 
 
-@pytest.mark.parametrize(
-    ("body", "reason"),
-    [
-        (RANDOM_BYTES, "bytes that are not UTF-8 text"),
-        (b"data: this is not json\n\n", "a data line that is not JSON: Expecting value"),
-    ],
-)
+FAILING: dict[str, tuple[Callable[[FakeOpenAI], object], str]] = {
+    "random-bytes": (
+        lambda fake: fake.raw(RANDOM_BYTES, "application/octet-stream"),
+        "sent a reply that is not an OpenAI event stream (bytes that are not UTF-8 text)",
+    ),
+    "not-json": (
+        lambda fake: fake.raw(b"data: this is not json\n\n"),
+        "sent a reply that is not an OpenAI event stream"
+        " (a data line that is not JSON: Expecting value)",
+    ),
+    "silent": (  # accepts the connection, never replies
+        lambda fake: fake.hang(60),
+        "sent no token within 1 s (first-token timeout)",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FAILING))
 def test_the_grade_falls_back_with_the_reason_in_one_line(
-    fake_openai: FakeOpenAI, tmp_path: Path, rubric: Rubric, body: bytes, reason: str
+    fake_openai: FakeOpenAI, tmp_path: Path, rubric: Rubric, kind: str
 ) -> None:
-    fake_openai.raw(body)
-    grade = grader_for(fake_openai, tmp_path).grade(rubric, ANSWER)
-    assert_fell_back(grade, not_a_stream(fake_openai, reason))
+    script, said = FAILING[kind]
+    script(fake_openai)
+    script(fake_openai)
+    grader = grader_for(fake_openai, tmp_path, judge_first_token_timeout=1, judge_retries=2)
+    started = time.monotonic()
+    grade = grader.grade(rubric, ANSWER)
+    assert time.monotonic() - started < 5
+    reason = f"judge at {fake_openai.base_url} {said}"
+    assert_fell_back(grade, reason)
     assert grade.score > 0  # graded, by the embeddings
-    told = notices.drain()
-    assert told == [f"{not_a_stream(fake_openai, reason)}: graded by embeddings alone"]
+    assert len(fake_openai.chat_requests) == 1  # neither retried nor asked again
+    assert notices.drain() == [f"{reason}: graded by embeddings alone"]
 
 
 class _BrokenJudge:
