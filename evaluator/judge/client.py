@@ -20,6 +20,11 @@ deterministic request that ran away is never sent again as it was: it is asked o
 compact style with a smaller token budget, then left unscored. Transient
 failures (429 with Retry-After, 5xx, dropped connections) are retried `judge_retries` times
 here, not by the openai client, whose retries would resend a timed-out request unchanged.
+
+Failures of the server itself (`JudgeUnavailable`) are counted by a circuit breaker
+(`breaker`): a few in a row, and the judge is off for the rest of the run. Whatever else goes
+wrong while asking is one of them too, its traceback in the debug log only: a judge never
+crashes a grade.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from pydantic import BaseModel, Field, ValidationError
 from evaluator.cache import cache_key
 from evaluator.errors import EvaluatorError, JudgeError
 from evaluator.grade import JudgeInfo, Verdict
+from evaluator.judge import notices
+from evaluator.judge.breaker import Breaker
 from evaluator.judge.cache import CachedReply, JudgeCache
 from evaluator.judge.grounding import checked_judgement
 from evaluator.judge.injection import injection_reasons, injection_spans
@@ -101,6 +108,11 @@ class JudgeOutcome(BaseModel):
 _FORMATS = ("json_schema_bounded", "json_schema", "json_object", "none")
 
 
+class JudgeUnavailable(JudgeError):
+    """The server gave no reply: no token, no connection, an HTTP error, or bytes that are
+    not an event stream (the failures the breaker counts)."""
+
+
 class _RanAway(Exception):
     """A reply abandoned mid-way: stalled, over its budget, or looping."""
 
@@ -135,6 +147,7 @@ class Judge:
         self._client = self._make_client(key or NO_KEY)
         self._format = _FORMATS[0]  # lowered for good once the server rejects it
         self._fallback: JudgePrompts | None = None  # compact prompts, loaded on first runaway
+        self.breaker = Breaker()  # one per Judge, so one per run
 
     def _make_client(self, api_key: str) -> OpenAI:
         from openai import OpenAI, Timeout
@@ -196,7 +209,8 @@ class Judge:
         if hit is not None:
             usage = (hit.prompt_tokens, hit.completion_tokens)
         else:
-            reply, usage = self._ask(rubric, answer)
+            self.breaker.check()  # a cached reply is still used once the judge is off
+            reply, usage = self._counted_ask(rubric, answer)
             if self.cache and key:
                 elapsed = (time.perf_counter() - started) * 1000
                 self.cache.put(key, CachedReply(reply.model_dump_json(), *usage, elapsed))
@@ -257,6 +271,35 @@ class Judge:
             not_judged=[k for k in texts if k not in judgements],
             info=info,
         )
+
+    def _counted_ask(
+        self, rubric: Rubric, answer: str
+    ) -> tuple[JudgeReply, tuple[int | None, int | None]]:
+        """`_ask`, its outcome told to the breaker; anything unexpected is JudgeUnavailable."""
+        try:
+            asked = self._ask(rubric, answer)
+        except JudgeUnavailable as exc:
+            self._failed(str(exc))
+            raise
+        except JudgeError:
+            self.breaker.answered()  # a reply, unusable: the server works
+            raise
+        except Exception as exc:
+            log.debug("judge %s failed unexpectedly", self.model, exc_info=True)
+            what = one_line(f"{type(exc).__name__}: {exc}", 200)
+            error = JudgeUnavailable(f"judge at {self.public_url} failed unexpectedly ({what})")
+            self._failed(str(error))
+            raise error from None
+        self.breaker.answered()
+        return asked
+
+    def _failed(self, reason: str) -> None:
+        off = self.breaker.failed(reason)
+        if off is not None:
+            log.info("%s", off)
+            notices.tell(
+                off if self.settings.require_judge else f"{off}; grading by embeddings alone"
+            )
 
     def _ask(self, rubric: Rubric, answer: str) -> tuple[JudgeReply, tuple[int | None, int | None]]:
         prompts, params = self.prompts, self._generation_params(rubric)
@@ -337,11 +380,11 @@ class Judge:
                 if mode != _FORMATS[-1]:
                     log.info("judge %s rejected response_format %s: %s", self.model, mode, exc)
                     continue
-                raise JudgeError(self._describe(exc)) from None
+                raise JudgeUnavailable(self._describe(exc)) from None
             except openai.OpenAIError as exc:
-                raise JudgeError(self._describe(exc)) from None
+                raise JudgeUnavailable(self._describe(exc)) from None
             except NotAStream as exc:
-                raise JudgeError(
+                raise JudgeUnavailable(
                     f"judge at {self.public_url} sent a reply that is not an OpenAI event stream"
                     f" ({exc})"
                 ) from None
@@ -396,7 +439,7 @@ class Judge:
         except openai.APITimeoutError as exc:
             if type(exc.__cause__).__name__ == "ConnectTimeout":
                 raise  # unreachable, said by _describe
-            raise JudgeError(
+            raise JudgeUnavailable(
                 f"{where} sent no token within {first:g} s (first-token timeout)"
             ) from None
         with stream:
@@ -406,7 +449,7 @@ class Judge:
                     stream, self.settings.judge_timeout, silent=(openai.APITimeoutError,)
                 )
             except Silent:
-                raise JudgeError(
+                raise JudgeUnavailable(
                     f"{where} started a reply but sent no token for {stall:g} s"
                 ) from None
             except openai.APITimeoutError:

@@ -42,6 +42,7 @@ from evaluator.grade import (
     band_for,
 )
 from evaluator.judge import notices
+from evaluator.judge.breaker import JudgeOff
 from evaluator.judge.grounding import quotes_claim
 from evaluator.judge.injection import injection_spans
 from evaluator.judge.order import prefix_runs
@@ -229,7 +230,8 @@ class Grader:
         clean_outcome = {i: outcomes[len(prepared) + n] for n, i in enumerate(clean)}
         grades = []
         for i, p in enumerate(prepared):
-            if isinstance(outcomes[i], JudgeError):
+            # A judge switched off says so once (judge.breaker), not once per answer.
+            if isinstance(outcomes[i], JudgeError) and not isinstance(outcomes[i], JudgeOff):
                 notices.tell(f"{outcomes[i]}: graded by embeddings alone")
             grade = self._grade_one(p, vectors, outcomes[i], embed_ms, quotes)
             if i in clean:

@@ -1,5 +1,5 @@
 """Judges that fail in ways a grader must survive (#27): replies that are not an OpenAI event
-stream, servers that never answer, failures in a row. Real `Judge` and `openai` client against
+stream, servers that never answer, failures in a row (the breaker). Real `Judge` and `openai` client against
 the scripted server on 127.0.0.1; hashing embedder. Every failure is one line and a fallback to
 the embeddings, never a traceback."""
 
@@ -18,11 +18,12 @@ import pytest
 from evaluator.errors import JudgeError
 from evaluator.grade import Flag, Grade
 from evaluator.judge import notices
+from evaluator.judge.breaker import JudgeOff
 from evaluator.judge.client import Judge, JudgeOutcome
 from evaluator.rubrics.model import Rubric
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
-from tests.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI, judge_json
 
 pytest_plugins = ["tests.fake_openai"]
 
@@ -218,3 +219,97 @@ def test_an_unexpected_exception_with_require_judge_is_one_line(
     ):
         grader.grade(rubric, ANSWER)
     assert notices.drain() == []  # not graded, so not "graded by embeddings alone"
+
+
+# ---------------------------------------------------------------------------- the breaker
+
+
+def answers(n: int) -> list[str]:
+    return [f"{ANSWER} (answer {i})" for i in range(n)]  # distinct: none is a repeat
+
+
+def off_line(fake: FakeOpenAI, last: str) -> str:
+    return f"judge off for the rest of this run: 3 failures in a row (last: judge at {fake.base_url} {last})"
+
+
+def test_after_three_failures_in_a_row_the_judge_is_not_called_again(
+    fake_openai: FakeOpenAI, tmp_path: Path, rubric: Rubric
+) -> None:
+    for _ in range(10):
+        fake_openai.hang(60)
+    grader = grader_for(fake_openai, tmp_path, judge_first_token_timeout=0.5)
+    started = time.monotonic()
+    grades = grader.grade_many([(rubric, a) for a in answers(6)])
+    assert time.monotonic() - started < 5  # 3 x 0.5 s, then none
+    assert len(fake_openai.chat_requests) == 3
+    silent = f"judge at {fake_openai.base_url} sent no token within 0.5 s (first-token timeout)"
+    off = off_line(fake_openai, "sent no token within 0.5 s (first-token timeout)")
+    for grade in grades[:3]:
+        assert_fell_back(grade, silent)
+    for grade in grades[3:]:  # each grade says why it was not judged
+        assert_fell_back(grade, off)
+    assert notices.drain() == [
+        f"{off}; grading by embeddings alone",  # said once, as the judge went off
+        f"{silent}: graded by embeddings alone (3 answers)",
+    ]
+    # The rest of the run, later calls included, is graded by the embeddings alone.
+    again = grader.grade(rubric, "Teachers teach students.")
+    assert_fell_back(again, off)
+    assert len(fake_openai.chat_requests) == 3 and notices.drain() == []
+
+
+def test_a_reply_resets_the_count(fake_openai: FakeOpenAI, tmp_path: Path, rubric: Rubric) -> None:
+    good = judge_json({"k1": "covered", "k2": "partial"})
+    for step in ["bad", "bad", "good", "bad", "bad", "good", "bad", "bad"]:
+        fake_openai.raw(RANDOM_BYTES) if step == "bad" else fake_openai.reply(good)
+    grades = grader_for(fake_openai, tmp_path).grade_many([(rubric, a) for a in answers(8)])
+    assert len(fake_openai.chat_requests) == 8  # never three failures in a row
+    assert [g.method for g in grades].count("embedding+judge") == 2
+    assert not any("judge off" in g.method_reason for g in grades)
+
+
+def test_unusable_replies_do_not_switch_the_judge_off(
+    fake_openai: FakeOpenAI, tmp_path: Path, rubric: Rubric
+) -> None:
+    # The server answers; the model cannot judge these answers: that is no outage.
+    for _ in range(8):
+        fake_openai.reply("I cannot judge this.")
+    grades = grader_for(fake_openai, tmp_path).grade_many([(rubric, a) for a in answers(4)])
+    assert len(fake_openai.chat_requests) == 8  # each asked, and re-asked once
+    assert all(Flag.JUDGE_UNSCORED in g.flags for g in grades)
+    assert not any("judge off" in line for line in notices.drain())
+
+
+def test_the_breaker_is_thread_safe_and_says_so_once(
+    fake_openai: FakeOpenAI, tmp_path: Path, rubric: Rubric
+) -> None:
+    for _ in range(40):
+        fake_openai.hang(60)
+    grader = grader_for(fake_openai, tmp_path, judge_first_token_timeout=1)
+    started = time.monotonic()
+    grades = grader.grade_many([(rubric, a) for a in answers(16)], jobs=4)
+    elapsed = time.monotonic() - started
+    # Four requests go out together and fail together; then none (without the breaker: 16).
+    assert 3 <= len(fake_openai.chat_requests) <= 6, len(fake_openai.chat_requests)
+    assert elapsed < 5, f"{elapsed:.1f} s"
+    assert all(g.method == "embedding" and Flag.JUDGE_UNSCORED in g.flags for g in grades)
+    told = notices.drain()
+    assert sum(line.startswith("judge off for the rest of this run") for line in told) == 1
+
+
+def test_with_require_judge_the_breaker_fails_fast_in_one_line(
+    fake_openai: FakeOpenAI, tmp_path: Path, rubric: Rubric
+) -> None:
+    for _ in range(10):
+        fake_openai.raw(RANDOM_BYTES)
+    settings = judge_settings(fake_openai, tmp_path, require_judge=True)
+    judge = Judge(settings)
+    for _ in range(3):
+        with pytest.raises(JudgeError, match="not an OpenAI event stream"):
+            judge.assess(rubric, ANSWER)
+    with pytest.raises(JudgeOff) as err:
+        judge.assess(rubric, ANSWER)
+    reason = "sent a reply that is not an OpenAI event stream (bytes that are not UTF-8 text)"
+    assert str(err.value) == off_line(fake_openai, reason)
+    assert len(fake_openai.chat_requests) == 3
+    assert notices.drain() == [off_line(fake_openai, reason)]  # no "grading by embeddings"
