@@ -133,11 +133,16 @@ class Judge:
         self.base_url = (settings.judge_base_url or DEFAULT_BASE_URL).rstrip("/")
         self.public_url = public_base_url(self.base_url)
         key = settings.judge_api_key.get_secret_value() if settings.judge_api_key else ""
+        # Why no request can be sent at all: every answer is then graded by the embeddings
+        # alone, saying so (README: without a key, embeddings alone), unless a judge is required.
+        self.unavailable: str | None = None
         if not key and self.public_url == DEFAULT_BASE_URL:
-            raise EvaluatorError(
-                f"judge model '{self.model}' at {DEFAULT_BASE_URL} needs OPENAI_API_KEY;"
-                " for a local server set OPENAI_BASE_URL"
+            self.unavailable = (
+                f"judge '{self.model}' at {DEFAULT_BASE_URL} needs OPENAI_API_KEY"
+                ", or OPENAI_BASE_URL for a local server"
             )
+            if settings.require_judge:
+                raise EvaluatorError(self.unavailable)
         self.prompts = (
             prompts
             if isinstance(prompts, JudgePrompts)
@@ -198,6 +203,8 @@ class Judge:
 
     def assess(self, rubric: Rubric, answer: str) -> JudgeOutcome:
         """Judge one answer; raises JudgeError when the judge is unreachable or unscored."""
+        if self.unavailable is not None:
+            raise JudgeUnavailable(self.unavailable)
         started = time.perf_counter()
         key = self.cache_key(rubric, answer) if self.cache else None
         hit = self.cache.get(key) if self.cache and key else None

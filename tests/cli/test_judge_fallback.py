@@ -147,3 +147,40 @@ def test_batch_grades_every_row_by_embeddings(
     assert [line.startswith(f"warning: {off}") for line in lines].count(True) == 1, lines
     assert lines[0].endswith("; grading by embeddings alone")
     assert elapsed < DEADLINE_S, f"{elapsed:.1f} s"
+
+
+# ---------------------------------------------------------------------------- no key
+
+NO_KEY = (
+    "judge 'gpt-x' at https://api.openai.com/v1 needs OPENAI_API_KEY,"
+    " or OPENAI_BASE_URL for a local server"
+)
+
+
+def without_judge_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    return {**env, "PYTHONPATH": str(REPO)}
+
+
+def test_a_judge_model_without_key_grades_by_embeddings_with_one_warning(rubrics: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "evaluator.cli", "grade", "11", "--answer", EN_GOOD, "--json",
+         "--rubrics", str(rubrics), "--embedder", "hashing", "--no-cache", "--judge-model", "gpt-x"],
+        capture_output=True, text=True, env=without_judge_env(), timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert warnings(done.stderr) == [f"warning: {NO_KEY}: graded by embeddings alone"]
+    grade = json.loads(done.stdout)
+    assert grade["method"] == "embedding" and "judge_unscored" in grade["flags"]
+    assert grade["method_reason"] == f"judge unscored ({NO_KEY}); graded by embeddings alone"
+
+
+def test_a_judge_model_without_key_and_require_judge_is_a_one_line_error(rubrics: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "evaluator.cli", "grade", "11", "--answer", EN_GOOD,
+         "--rubrics", str(rubrics), "--embedder", "hashing", "--no-cache", "--judge-model", "gpt-x",
+         "--require-judge"],
+        capture_output=True, text=True, env=without_judge_env(), timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines() == [f"Error: {NO_KEY}"]

@@ -775,9 +775,20 @@ def test_enabled_without_model_is_an_error(tmp_path):
         Judge(Settings(cache_dir=tmp_path, judge=True))
 
 
-def test_hosted_default_without_key_is_an_error(tmp_path):
-    with pytest.raises(EvaluatorError, match="OPENAI_API_KEY"):
-        Judge(Settings(cache_dir=tmp_path, judge_model="gpt-4o-mini"))
+def test_hosted_default_without_key_is_unscored_unless_a_judge_is_required(tmp_path, rubric):
+    # README: without a key, embeddings alone. No request is sent, and the breaker is not told.
+    judge = Judge(Settings(cache_dir=tmp_path, judge_model="gpt-4o-mini"))
+    reason = (
+        "judge 'gpt-4o-mini' at https://api.openai.com/v1 needs OPENAI_API_KEY,"
+        " or OPENAI_BASE_URL for a local server"
+    )
+    for _ in range(4):
+        with pytest.raises(JudgeError) as err:
+            judge.assess(rubric, GOOD)
+        assert str(err.value) == reason
+    with pytest.raises(EvaluatorError) as required:
+        Judge(Settings(cache_dir=tmp_path, judge_model="gpt-4o-mini", require_judge=True))
+    assert str(required.value) == reason and not isinstance(required.value, JudgeError)
 
 
 def test_public_base_url_strips_credentials():
