@@ -17,9 +17,9 @@ Replies are streamed (`stream.read_stream`) and abandoned when no first token co
 `judge_timeout` has passed since the first token, or when the reply loops. A request that sent
 nothing is left unscored at once: asked again, in any style, it would wait as long. A
 deterministic request that ran away is never sent again as it was: it is asked once more in the
-compact style with a smaller token budget, then left unscored. Transient
-failures (429 with Retry-After, 5xx, dropped connections) are retried `judge_retries` times
-here, not by the openai client, whose retries would resend a timed-out request unchanged.
+compact style with a smaller token budget, then left unscored. Transient failures (429 with
+Retry-After, 5xx, dropped connections) are retried `judge_retries` times here, not by the
+openai client, whose retries would resend a timed-out request unchanged.
 
 Failures of the server itself (`JudgeUnavailable`) are counted by a circuit breaker
 (`breaker`): a few in a row, and the judge is off for the rest of the run. Whatever else goes
@@ -293,7 +293,7 @@ class Judge:
             raise
         except Exception as exc:
             log.debug("judge %s failed unexpectedly", self.model, exc_info=True)
-            what = one_line(f"{type(exc).__name__}: {exc}", 200)
+            what = redacted(one_line(f"{type(exc).__name__}: {exc}", 200), self.settings)
             error = JudgeUnavailable(f"judge at {self.public_url} failed unexpectedly ({what})")
             self._failed(str(error))
             raise error from None
@@ -433,8 +433,8 @@ class Judge:
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _stream(self, request: dict[str, Any]) -> Streamed:
-        """One streamed request, read; raises JudgeError when the server sent no token at all
-        (asked again, in any style, it would be as silent) and _RanAway when it stopped midway."""
+        """One streamed request, read; raises JudgeUnavailable when the server sent no token at
+        all (asked again, in any style, it would be as silent), _RanAway when it stopped midway."""
         import openai
 
         where = f"judge at {self.public_url}"
@@ -497,6 +497,12 @@ def _stall_timeout(stream: Any, seconds: float) -> None:
     timeouts = getattr(request, "extensions", {}).get("timeout")
     if isinstance(timeouts, dict):
         timeouts["read"] = seconds
+
+
+def redacted(text: str, settings: Settings) -> str:
+    """`text` without the API key: an error's own words go into grades and output files."""
+    key = settings.judge_api_key.get_secret_value() if settings.judge_api_key else ""
+    return text.replace(key, "***") if key else text
 
 
 def public_base_url(url: str) -> str:

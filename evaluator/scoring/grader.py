@@ -137,13 +137,14 @@ class _Evidence:
     named: list[int | None] = field(default_factory=list)  # unit naming each key point
 
 
-def _unexpected(exc: Exception) -> JudgeError:
-    """An exception the judge should not have raised, as the one-line JudgeError it stands for;
-    the traceback goes to the debug log only."""
+def _unexpected(exc: Exception, settings: Settings) -> JudgeError:
+    """An exception the judge should not have raised, as the one-line JudgeError it stands for
+    (never with the API key); the traceback goes to the debug log only."""
+    from evaluator.judge.client import redacted
+
     log.debug("the judge failed unexpectedly", exc_info=exc)
-    return JudgeError(
-        f"the judge failed unexpectedly ({one_line(f'{type(exc).__name__}: {exc}', 200)})"
-    )
+    what = redacted(one_line(f"{type(exc).__name__}: {exc}", 200), settings)
+    return JudgeError(f"the judge failed unexpectedly ({what})")
 
 
 def asserts(texts: Sequence[str], hits: Sequence[MisconceptionHit]) -> list[bool]:
@@ -372,7 +373,7 @@ class Grader:
                     second = future.result()
                 except Exception as exc:  # a second opinion that never came changes nothing
                     if not isinstance(exc, JudgeError):
-                        _unexpected(exc)
+                        _unexpected(exc, self.settings)
                     continue
                 first = outcomes[i]
                 assert first is not None and not isinstance(first, JudgeError)
@@ -391,7 +392,7 @@ class Grader:
                 raise
             return exc
         except Exception as exc:  # a bug in the judge must not sink the grade: it is unscored
-            error = _unexpected(exc)
+            error = _unexpected(exc, self.settings)
             if self.settings.require_judge:
                 raise error from None
             return error

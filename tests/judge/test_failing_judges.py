@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from evaluator.errors import JudgeError
 from evaluator.grade import Flag, Grade
@@ -313,3 +314,23 @@ def test_with_require_judge_the_breaker_fails_fast_in_one_line(
     assert str(err.value) == off_line(fake_openai, reason)
     assert len(fake_openai.chat_requests) == 3
     assert notices.drain() == [off_line(fake_openai, reason)]  # no "grading by embeddings"
+
+
+def test_an_unexpected_exception_inside_the_client_is_counted_and_never_shows_the_key(
+    fake_openai: FakeOpenAI, tmp_path: Path, rubric: Rubric, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-test-DO-NOT-LEAK-27"
+
+    def broken(*_: object) -> None:
+        raise RuntimeError(f"header Authorization: Bearer {secret}")
+
+    grader = grader_for(fake_openai, tmp_path, judge_api_key=SecretStr(secret))
+    assert grader.judge is not None
+    monkeypatch.setattr(grader.judge, "_ask", broken)
+    grades = grader.grade_many([(rubric, a) for a in answers(4)])
+    said = "failed unexpectedly (RuntimeError: header Authorization: Bearer ***)"
+    assert_fell_back(grades[0], f"judge at {fake_openai.base_url} {said}")
+    assert_fell_back(grades[3], off_line(fake_openai, said))  # counted by the breaker
+    told = notices.drain()
+    assert all(secret not in g.model_dump_json() for g in grades)
+    assert secret not in "".join(told) and told
