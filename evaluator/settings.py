@@ -29,6 +29,7 @@ ENV_VARS = {
     "OPENAI_API_KEY": "judge_api_key",
     "EVALUATOR_MIN_SCORE": "min_score",
     "EVALUATOR_JUDGE_TIMEOUT": "judge_timeout",
+    "EVALUATOR_JUDGE_FIRST_TOKEN_TIMEOUT": "judge_first_token_timeout",
     "EVALUATOR_JUDGE_STALL_TIMEOUT": "judge_stall_timeout",
     "EVALUATOR_JUDGE_STYLE": "judge_style",
     "EVALUATOR_JUDGE_RECHECK": "judge_recheck",
@@ -50,9 +51,13 @@ class Settings(BaseModel):
     judge_base_url: str | None = None
     judge_api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
     # Seconds a judge reply may take from its first token (a 1.5B model on 2 busy CPU cores
-    # needs 10-60 s, measured), and the longest wait for its next token, the first included (a
-    # request sent with others waits while the server reads their prompts).
+    # needs 10-60 s, measured), the longest wait for that first token, and for each next one.
     judge_timeout: float = Field(default=180.0, gt=0)
+    # A request waits for its first token while the server reads its prompt and those sent
+    # with it: the bundled 1.5B judge on 2 busy cores needs 20-60 s for four 550-token prompts
+    # arriving together (--jobs 4), so 90 s leaves it half as much again. A judge that answers
+    # nothing then costs 90 s, once: a request that sent nothing is not asked again.
+    judge_first_token_timeout: float = Field(default=90.0, gt=0)
     judge_stall_timeout: float = Field(default=120.0, gt=0)
     judge_retries: int = Field(default=2, ge=0)
     judge_temperature: float = Field(default=0.0, ge=0, le=2)

@@ -1,7 +1,8 @@
 """A scriptable fake OpenAI-compatible server on 127.0.0.1 for judge tests.
 
 Each POST to /v1/chat/completions takes the next scripted step: a reply, an HTTP error, a
-hang (for timeouts) or a connection dropped mid-response. A request with "stream": true gets
+hang (for timeouts), a connection dropped mid-response, or raw bytes (a server that is not an
+OpenAI-compatible one). A request with "stream": true gets
 the reply as server-sent events, as llama-server and OpenAI send them; a step can then also
 stall after its first chunk or repeat itself until the client gives up (runaway generations).
 Every request is recorded with its JSON body, headers and arrival time, so tests can check
@@ -42,7 +43,10 @@ class Step:
     drop: bool = False  # send headers and part of the body, then close the connection
     finish_reason: str = "stop"
     stall: float = 0.0  # streaming: seconds to go quiet after the first chunk
+    quiet: float = 0.0  # streaming: seconds to go quiet after the headers, before any chunk
     runaway: bool = False  # streaming: after the content, repeat its end until disconnected
+    raw: bytes | None = None  # sent as the whole body, whatever the request asked for
+    content_type: str = "text/event-stream"  # of a raw body
 
 
 @dataclass
@@ -128,6 +132,9 @@ class _Handler(BaseHTTPRequestHandler):
         if step.drop:
             self._drop_mid_response()
             return
+        if step.raw is not None:
+            self._send_json(step.status, step.raw, {"Content-Type": step.content_type})
+            return
         streaming = isinstance(body, dict) and bool(body.get("stream"))
         if streaming and step.status == 200 and step.body is None:
             self._stream(step, body)
@@ -145,7 +152,8 @@ class _Handler(BaseHTTPRequestHandler):
         data = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            if "Content-Type" not in headers:
+                self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -175,6 +183,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Connection", "close")
             self.end_headers()
+            if step.quiet:
+                self.wfile.flush()
+                time.sleep(step.quiet)
             for n, piece in enumerate(pieces):
                 self.wfile.write(
                     event({"role": "assistant", "content": piece} if n == 0 else {"content": piece})
@@ -272,6 +283,10 @@ class FakeOpenAI:
     def hang(self, seconds: float) -> FakeOpenAI:
         return self.push(Step(content="{}", delay=seconds))
 
+    def quiet(self, content: str, seconds: float) -> FakeOpenAI:
+        """Streaming: the headers at once, then nothing for `seconds` (then the reply)."""
+        return self.push(Step(content=content, quiet=seconds))
+
     def drop(self) -> FakeOpenAI:
         return self.push(Step(drop=True))
 
@@ -280,6 +295,9 @@ class FakeOpenAI:
 
     def runaway(self, content: str) -> FakeOpenAI:
         return self.push(Step(content=content, runaway=True))
+
+    def raw(self, data: bytes, content_type: str = "text/event-stream") -> FakeOpenAI:
+        return self.push(Step(raw=data, content_type=content_type))
 
     def next_step(self) -> Step | None:
         with self._lock:

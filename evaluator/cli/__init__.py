@@ -17,6 +17,9 @@ class _Group(click.Group):
     """Turns expected errors into one clean line instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> object:
+        from evaluator.judge import notices
+
+        notices.drain()  # a command tells what happened while it ran, not before (in-process)
         try:
             return super().invoke(ctx)
         except EvaluatorError as exc:
@@ -27,14 +30,16 @@ class _Group(click.Group):
         except BrokenPipeError:  # e.g. `evaluator list | head`
             sys.exit(0)
         finally:
-            _tell_cache_warnings()
+            _tell_warnings()
 
 
-def _tell_cache_warnings() -> None:
-    # A cache switched off (unwritable folder, corrupt file) slows a run but never fails it.
+def _tell_warnings() -> None:
+    # A judge that failed (grades fall back to embeddings) and a cache switched off (unwritable
+    # folder, corrupt file) change how a run went but never fail it: one line each, at the end.
     from evaluator.cache import drain_warnings
+    from evaluator.judge import notices
 
-    for warning in drain_warnings():
+    for warning in [*notices.drain(), *drain_warnings()]:
         click.echo(f"warning: {warning}", err=True)
 
 

@@ -12,12 +12,19 @@ The candidate answer is untrusted: `prompts` delimits it, `injection` flags atte
 instruct the grader whatever the judge says, and `grounding` checks every quote (in a flagged
 answer, credit needs one).
 
-Replies are streamed (`stream.read_stream`) and abandoned when no token comes for
-`judge_stall_timeout`, when `judge_timeout` has passed since the first token, or when the
-reply loops. A deterministic request that ran away is never sent again as it was: it is asked
-once more in the compact style with a smaller token budget, then left unscored. Transient
-failures (429 with Retry-After, 5xx, dropped connections) are retried `judge_retries` times
-here, not by the openai client, whose retries would resend a timed-out request unchanged.
+Replies are streamed (`stream.read_stream`) and abandoned when no first token comes within
+`judge_first_token_timeout`, when no next one comes for `judge_stall_timeout`, when
+`judge_timeout` has passed since the first token, or when the reply loops. A request that sent
+nothing is left unscored at once: asked again, in any style, it would wait as long. A
+deterministic request that ran away is never sent again as it was: it is asked once more in the
+compact style with a smaller token budget, then left unscored. Transient failures (429 with
+Retry-After, 5xx, dropped connections) are retried `judge_retries` times here, not by the
+openai client, whose retries would resend a timed-out request unchanged.
+
+Failures of the server itself (`JudgeUnavailable`) are counted by a circuit breaker
+(`breaker`): a few in a row, and the judge is off for the rest of the run. Whatever else goes
+wrong while asking is one of them too, its traceback in the debug log only: a judge never
+crashes a grade.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from pydantic import BaseModel, Field, ValidationError
 from evaluator.cache import cache_key
 from evaluator.errors import EvaluatorError, JudgeError
 from evaluator.grade import JudgeInfo, Verdict
+from evaluator.judge import notices
+from evaluator.judge.breaker import Breaker
 from evaluator.judge.cache import CachedReply, JudgeCache
 from evaluator.judge.grounding import checked_judgement
 from evaluator.judge.injection import injection_reasons, injection_spans
@@ -50,7 +59,7 @@ from evaluator.judge.reply import (
     parse_reply,
     reply_schema,
 )
-from evaluator.judge.stream import Streamed, read_stream
+from evaluator.judge.stream import NotAStream, Silent, Streamed, read_stream
 from evaluator.rubrics.model import Rubric
 from evaluator.settings import Settings
 from evaluator.text import one_line
@@ -99,6 +108,11 @@ class JudgeOutcome(BaseModel):
 _FORMATS = ("json_schema_bounded", "json_schema", "json_object", "none")
 
 
+class JudgeUnavailable(JudgeError):
+    """The server gave no reply: no token, no connection, an HTTP error, or bytes that are
+    not an event stream (the failures the breaker counts)."""
+
+
 class _RanAway(Exception):
     """A reply abandoned mid-way: stalled, over its budget, or looping."""
 
@@ -119,11 +133,16 @@ class Judge:
         self.base_url = (settings.judge_base_url or DEFAULT_BASE_URL).rstrip("/")
         self.public_url = public_base_url(self.base_url)
         key = settings.judge_api_key.get_secret_value() if settings.judge_api_key else ""
+        # Why no request can be sent at all: every answer is then graded by the embeddings
+        # alone, saying so (README: without a key, embeddings alone), unless a judge is required.
+        self.unavailable: str | None = None
         if not key and self.public_url == DEFAULT_BASE_URL:
-            raise EvaluatorError(
-                f"judge model '{self.model}' at {DEFAULT_BASE_URL} needs OPENAI_API_KEY;"
-                " for a local server set OPENAI_BASE_URL"
+            self.unavailable = (
+                f"judge '{self.model}' at {DEFAULT_BASE_URL} needs OPENAI_API_KEY"
+                ", or OPENAI_BASE_URL for a local server"
             )
+            if settings.require_judge:
+                raise EvaluatorError(self.unavailable)
         self.prompts = (
             prompts
             if isinstance(prompts, JudgePrompts)
@@ -133,16 +152,18 @@ class Judge:
         self._client = self._make_client(key or NO_KEY)
         self._format = _FORMATS[0]  # lowered for good once the server rejects it
         self._fallback: JudgePrompts | None = None  # compact prompts, loaded on first runaway
+        self.breaker = Breaker()  # one per Judge, so one per run
 
     def _make_client(self, api_key: str) -> OpenAI:
         from openai import OpenAI, Timeout
 
-        stall = self.settings.judge_stall_timeout
+        first = self.settings.judge_first_token_timeout
         return OpenAI(
             base_url=self.base_url,
             api_key=api_key,
-            # The read timeout is the stall timeout: the longest wait for the next token.
-            timeout=Timeout(stall, connect=min(stall, CONNECT_TIMEOUT)),
+            # The read timeout is the first-token timeout until the server starts answering
+            # (`_stall_timeout` then makes it the stall timeout, the longest wait between tokens).
+            timeout=Timeout(first, connect=min(first, CONNECT_TIMEOUT)),
             max_retries=0,  # retried in _create, never a timed-out request as it was
         )
 
@@ -182,6 +203,8 @@ class Judge:
 
     def assess(self, rubric: Rubric, answer: str) -> JudgeOutcome:
         """Judge one answer; raises JudgeError when the judge is unreachable or unscored."""
+        if self.unavailable is not None:
+            raise JudgeUnavailable(self.unavailable)
         started = time.perf_counter()
         key = self.cache_key(rubric, answer) if self.cache else None
         hit = self.cache.get(key) if self.cache and key else None
@@ -193,7 +216,8 @@ class Judge:
         if hit is not None:
             usage = (hit.prompt_tokens, hit.completion_tokens)
         else:
-            reply, usage = self._ask(rubric, answer)
+            self.breaker.check()  # a cached reply is still used once the judge is off
+            reply, usage = self._counted_ask(rubric, answer)
             if self.cache and key:
                 elapsed = (time.perf_counter() - started) * 1000
                 self.cache.put(key, CachedReply(reply.model_dump_json(), *usage, elapsed))
@@ -254,6 +278,35 @@ class Judge:
             not_judged=[k for k in texts if k not in judgements],
             info=info,
         )
+
+    def _counted_ask(
+        self, rubric: Rubric, answer: str
+    ) -> tuple[JudgeReply, tuple[int | None, int | None]]:
+        """`_ask`, its outcome told to the breaker; anything unexpected is JudgeUnavailable."""
+        try:
+            asked = self._ask(rubric, answer)
+        except JudgeUnavailable as exc:
+            self._failed(str(exc))
+            raise
+        except JudgeError:
+            self.breaker.answered()  # a reply, unusable: the server works
+            raise
+        except Exception as exc:
+            log.debug("judge %s failed unexpectedly", self.model, exc_info=True)
+            what = redacted(one_line(f"{type(exc).__name__}: {exc}", 200), self.settings)
+            error = JudgeUnavailable(f"judge at {self.public_url} failed unexpectedly ({what})")
+            self._failed(str(error))
+            raise error from None
+        self.breaker.answered()
+        return asked
+
+    def _failed(self, reason: str) -> None:
+        off = self.breaker.failed(reason)
+        if off is not None:
+            log.info("%s", off)
+            notices.tell(
+                off if self.settings.require_judge else f"{off}; grading by embeddings alone"
+            )
 
     def _ask(self, rubric: Rubric, answer: str) -> tuple[JudgeReply, tuple[int | None, int | None]]:
         prompts, params = self.prompts, self._generation_params(rubric)
@@ -334,12 +387,14 @@ class Judge:
                 if mode != _FORMATS[-1]:
                     log.info("judge %s rejected response_format %s: %s", self.model, mode, exc)
                     continue
-                raise JudgeError(self._describe(exc)) from None
-            except openai.APITimeoutError:
-                stall = self.settings.judge_stall_timeout
-                raise _RanAway(f"sent no token for {stall:g} s") from None
+                raise JudgeUnavailable(self._describe(exc)) from None
             except openai.OpenAIError as exc:
-                raise JudgeError(self._describe(exc)) from None
+                raise JudgeUnavailable(self._describe(exc)) from None
+            except NotAStream as exc:
+                raise JudgeUnavailable(
+                    f"judge at {self.public_url} sent a reply that is not an OpenAI event stream"
+                    f" ({exc})"
+                ) from None
             if mode != self._format:
                 self._format = mode  # remember what this server accepts
             if streamed.stopped == "budget":
@@ -362,12 +417,9 @@ class Judge:
         attempts = self.settings.judge_retries + 1
         for attempt in range(attempts):
             try:
-                with self._client.chat.completions.create(
-                    **request, stream=True, stream_options={"include_usage": True}
-                ) as stream:
-                    return read_stream(stream, self.settings.judge_timeout)
+                return self._stream(request)
             except openai.APITimeoutError:
-                raise
+                raise  # a connect timeout (_stream handles the others): not retried
             except openai.APIStatusError as exc:
                 if exc.status_code not in RETRY_STATUS or attempt + 1 == attempts:
                     raise
@@ -380,6 +432,36 @@ class Judge:
             time.sleep(delay)
         raise AssertionError("unreachable")  # the loop returns or raises
 
+    def _stream(self, request: dict[str, Any]) -> Streamed:
+        """One streamed request, read; raises JudgeUnavailable when the server sent no token at
+        all (asked again, in any style, it would be as silent), _RanAway when it stopped midway."""
+        import openai
+
+        where = f"judge at {self.public_url}"
+        first, stall = self.settings.judge_first_token_timeout, self.settings.judge_stall_timeout
+        try:
+            stream = self._client.chat.completions.create(
+                **request, stream=True, stream_options={"include_usage": True}
+            )
+        except openai.APITimeoutError as exc:
+            if type(exc.__cause__).__name__ == "ConnectTimeout":
+                raise  # unreachable, said by _describe
+            raise JudgeUnavailable(
+                f"{where} sent no token within {first:g} s (first-token timeout)"
+            ) from None
+        with stream:
+            _stall_timeout(stream, stall)
+            try:
+                return read_stream(
+                    stream, self.settings.judge_timeout, silent=(openai.APITimeoutError,)
+                )
+            except Silent:
+                raise JudgeUnavailable(
+                    f"{where} started a reply but sent no token for {stall:g} s"
+                ) from None
+            except openai.APITimeoutError:
+                raise _RanAway(f"sent no token for {stall:g} s") from None
+
     def _describe(self, exc: Exception) -> str:
         """One line for any client error; never includes the API key."""
         import openai
@@ -388,8 +470,8 @@ class Judge:
         attempts = self.settings.judge_retries + 1
         tries = f"{attempts} attempt" + ("s" if attempts > 1 else "")
         if isinstance(exc, openai.APITimeoutError):
-            stall = self.settings.judge_stall_timeout
-            return f"{where} sent no token for {stall:g} s"
+            connect = min(self.settings.judge_first_token_timeout, CONNECT_TIMEOUT)
+            return f"judge unreachable at {self.public_url}: no connection within {connect:g} s"
         if isinstance(exc, openai.APIConnectionError):
             return f"judge unreachable at {self.public_url}: {_connection_reason(exc)}"
         if isinstance(exc, openai.AuthenticationError):
@@ -401,6 +483,26 @@ class Judge:
         if isinstance(exc, openai.APIStatusError):
             return f"{where} failed with HTTP {exc.status_code} ({tries}): {_api_message(exc)}"
         return f"{where} failed: {one_line(exc.__class__.__name__ + ': ' + str(exc), 200)}"
+
+
+def _stall_timeout(stream: Any, seconds: float) -> None:
+    """Once the server has started answering, its read timeout becomes the stall timeout.
+
+    The request went out with the first-token timeout as its read timeout, and llama-server,
+    like OpenAI, sends the response headers with the first token, so that bounds the wait for
+    it. httpx reads a response body's read timeout from the request's extensions when the body
+    is first read, which is after this; a client that keeps it elsewhere keeps the first-token
+    timeout between tokens too (stricter, never a longer wait)."""
+    request = getattr(getattr(stream, "response", None), "request", None)
+    timeouts = getattr(request, "extensions", {}).get("timeout")
+    if isinstance(timeouts, dict):
+        timeouts["read"] = seconds
+
+
+def redacted(text: str, settings: Settings) -> str:
+    """`text` without the API key: an error's own words go into grades and output files."""
+    key = settings.judge_api_key.get_secret_value() if settings.judge_api_key else ""
+    return text.replace(key, "***") if key else text
 
 
 def public_base_url(url: str) -> str:

@@ -21,6 +21,7 @@ and the judge's is mixed in as it is (`_score`).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,8 @@ from evaluator.grade import (
     Verdict,
     band_for,
 )
+from evaluator.judge import notices
+from evaluator.judge.breaker import JudgeOff
 from evaluator.judge.grounding import quotes_claim
 from evaluator.judge.injection import injection_spans
 from evaluator.judge.order import prefix_runs
@@ -61,6 +64,7 @@ from evaluator.text import (
     is_list_question,
     is_term_list,
     normalise,
+    one_line,
     reverses,
     split_units,
     visible_length,
@@ -69,6 +73,8 @@ from evaluator.text import (
 
 if TYPE_CHECKING:
     from evaluator.judge.client import Judge, JudgeOutcome
+
+log = logging.getLogger(__name__)
 
 # The reason a judge's covered/partial verdict is replaced by missing (see Grader._supported).
 UNSUPPORTED = "no words of the answer state this key point; the judge's verdict was not kept"
@@ -133,6 +139,16 @@ class _Evidence:
     named: list[int | None] = field(default_factory=list)  # unit naming each key point
     # Per key point: its best sentence turns it around (coverage.KeyPointEvidence.turned).
     turned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+
+def _unexpected(exc: Exception, settings: Settings) -> JudgeError:
+    """An exception the judge should not have raised, as the one-line JudgeError it stands for
+    (never with the API key); the traceback goes to the debug log only."""
+    from evaluator.judge.client import redacted
+
+    log.debug("the judge failed unexpectedly", exc_info=exc)
+    what = redacted(one_line(f"{type(exc).__name__}: {exc}", 200), settings)
+    return JudgeError(f"the judge failed unexpectedly ({what})")
 
 
 def asserts(texts: Sequence[str], hits: Sequence[MisconceptionHit]) -> list[bool]:
@@ -219,6 +235,9 @@ class Grader:
         clean_outcome = {i: outcomes[len(prepared) + n] for n, i in enumerate(clean)}
         grades = []
         for i, p in enumerate(prepared):
+            # A judge switched off says so once (judge.breaker), not once per answer.
+            if isinstance(outcomes[i], JudgeError) and not isinstance(outcomes[i], JudgeOff):
+                notices.tell(f"{outcomes[i]}: graded by embeddings alone")
             grade = self._grade_one(p, vectors, outcomes[i], embed_ms, quotes)
             if i in clean:
                 # With no units left, it is graded as the empty answer it amounts to.
@@ -356,8 +375,10 @@ class Grader:
             for i, future in futures.items():
                 try:
                     second = future.result()
-                except JudgeError:
-                    continue  # a second opinion that never came changes nothing
+                except Exception as exc:  # a second opinion that never came changes nothing
+                    if not isinstance(exc, JudgeError):
+                        _unexpected(exc, self.settings)
+                    continue
                 first = outcomes[i]
                 assert first is not None and not isinstance(first, JudgeError)
                 outcomes[i] = keep_lower(first, second)
@@ -374,6 +395,11 @@ class Grader:
             if self.settings.require_judge:
                 raise
             return exc
+        except Exception as exc:  # a bug in the judge must not sink the grade: it is unscored
+            error = _unexpected(exc, self.settings)
+            if self.settings.require_judge:
+                raise error from None
+            return error
 
     def _grade_one(
         self,

@@ -359,19 +359,48 @@ def test_429_without_retries_left_is_a_clean_error(fake_openai, tmp_path, rubric
         Judge(settings_for(fake_openai, tmp_path)).assess(rubric, GOOD)
 
 
-def test_a_silent_server_is_asked_once_more_for_less_then_unscored(fake_openai, tmp_path, rubric):
+def test_a_silent_server_is_unscored_at_its_first_token_timeout(fake_openai, tmp_path, rubric):
     fake_openai.hang(3).hang(3)
-    settings = settings_for(fake_openai, tmp_path, judge_stall_timeout=0.3, judge_retries=2)
+    settings = settings_for(
+        fake_openai, tmp_path, judge_first_token_timeout=0.3, judge_stall_timeout=5, judge_retries=2
+    )
+    started = time.monotonic()
+    with pytest.raises(JudgeError) as err:
+        Judge(settings).assess(rubric, GOOD)
+    assert time.monotonic() - started < 2  # not the stall timeout
+    assert str(err.value) == (
+        f"judge at {fake_openai.base_url} sent no token within 0.3 s (first-token timeout)"
+    )
+    # A request that sent nothing is neither retried nor asked again in another style: it
+    # would wait as long (it cost 2 x 120 s, #27).
+    assert len(fake_openai.chat_requests) == 1
+
+
+def test_headers_then_silence_is_not_asked_again(fake_openai, tmp_path, rubric):
+    fake_openai.quiet(judge_json(ALL_COVERED), seconds=3).reply(judge_json(ALL_COVERED))
+    settings = settings_for(
+        fake_openai, tmp_path, judge_first_token_timeout=5, judge_stall_timeout=0.3
+    )
     with pytest.raises(JudgeError) as err:
         Judge(settings).assess(rubric, GOOD)
     assert str(err.value) == (
-        f"judge at {fake_openai.base_url} sent no token for 0.3 s, and again asked for less:"
-        " sent no token for 0.3 s (unscored)"
+        f"judge at {fake_openai.base_url} started a reply but sent no token for 0.3 s"
     )
-    # Never the same deterministic request twice: the second is compact, with less budget.
-    first, second = (r.body for r in fake_openai.chat_requests)
-    assert second["max_tokens"] < first["max_tokens"]
-    assert second["messages"] != first["messages"]
+    assert len(fake_openai.chat_requests) == 1
+
+
+def test_after_its_first_token_a_reply_may_pause_past_the_first_token_timeout(
+    fake_openai, tmp_path, rubric
+):
+    # The first-token timeout bounds the wait for the reply to start; then the stall timeout
+    # bounds each wait between tokens (a busy server pauses while it reads other prompts).
+    fake_openai.stall(judge_json(ALL_COVERED), seconds=1.0)
+    settings = settings_for(
+        fake_openai, tmp_path, judge_first_token_timeout=0.3, judge_stall_timeout=5
+    )
+    outcome = Judge(settings).assess(rubric, GOOD)
+    assert outcome.judgements["transfer"].verdict == Verdict.COVERED
+    assert len(fake_openai.chat_requests) == 1
 
 
 def test_a_reply_that_stalls_midway_is_abandoned_and_asked_for_less(fake_openai, tmp_path, rubric):
@@ -746,9 +775,20 @@ def test_enabled_without_model_is_an_error(tmp_path):
         Judge(Settings(cache_dir=tmp_path, judge=True))
 
 
-def test_hosted_default_without_key_is_an_error(tmp_path):
-    with pytest.raises(EvaluatorError, match="OPENAI_API_KEY"):
-        Judge(Settings(cache_dir=tmp_path, judge_model="gpt-4o-mini"))
+def test_hosted_default_without_key_is_unscored_unless_a_judge_is_required(tmp_path, rubric):
+    # README: without a key, embeddings alone. No request is sent, and the breaker is not told.
+    judge = Judge(Settings(cache_dir=tmp_path, judge_model="gpt-4o-mini"))
+    reason = (
+        "judge 'gpt-4o-mini' at https://api.openai.com/v1 needs OPENAI_API_KEY,"
+        " or OPENAI_BASE_URL for a local server"
+    )
+    for _ in range(4):
+        with pytest.raises(JudgeError) as err:
+            judge.assess(rubric, GOOD)
+        assert str(err.value) == reason
+    with pytest.raises(EvaluatorError) as required:
+        Judge(Settings(cache_dir=tmp_path, judge_model="gpt-4o-mini", require_judge=True))
+    assert str(required.value) == reason and not isinstance(required.value, JudgeError)
 
 
 def test_public_base_url_strips_credentials():

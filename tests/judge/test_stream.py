@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from evaluator.judge.stream import read_stream, repeats
+from evaluator.judge.stream import NotAStream, Silent, read_stream, repeats
 
 
 @pytest.mark.parametrize(
@@ -72,3 +72,29 @@ def test_read_stream_does_not_count_the_wait_for_the_first_chunk() -> None:
 
     got = read_stream(queued(), budget=0.2)
     assert got.stopped is None and got.text == "ab"
+
+
+def test_a_timeout_before_the_first_chunk_is_silence_and_after_it_passes_through() -> None:
+    def silent():  # type: ignore[no-untyped-def]
+        raise TimeoutError("read timed out")
+        yield _chunk("never")
+
+    def stalls():  # type: ignore[no-untyped-def]
+        yield _chunk("a")
+        raise TimeoutError("read timed out")
+
+    with pytest.raises(Silent):
+        read_stream(silent(), budget=10, silent=(TimeoutError,))
+    with pytest.raises(TimeoutError):  # a stall midway: the caller asks for less
+        read_stream(stalls(), budget=10, silent=(TimeoutError,))
+    with pytest.raises(TimeoutError):  # not named as silence: left alone
+        read_stream(silent(), budget=10)
+
+
+def test_decoding_errors_of_the_client_are_not_a_stream() -> None:
+    def undecodable():  # type: ignore[no-untyped-def]
+        yield _chunk("a")
+        b"\xff".decode("utf-8")
+
+    with pytest.raises(NotAStream, match=r"^bytes that are not UTF-8 text$"):
+        read_stream(undecodable(), budget=10)
