@@ -216,8 +216,8 @@ class Judge:
         if hit is not None:
             usage = (hit.prompt_tokens, hit.completion_tokens)
         else:
-            self.breaker.check()  # a cached reply is still used once the judge is off
-            reply, usage = self._counted_ask(rubric, answer)
+            with self.breaker.attempt():  # a cached reply is still used once the judge is off
+                reply, usage = self._counted_ask(rubric, answer)
             if self.cache and key:
                 elapsed = (time.perf_counter() - started) * 1000
                 self.cache.put(key, CachedReply(reply.model_dump_json(), *usage, elapsed))

@@ -290,8 +290,9 @@ def test_the_breaker_is_thread_safe_and_says_so_once(
     started = time.monotonic()
     grades = grader.grade_many([(rubric, a) for a in answers(16)], jobs=4)
     elapsed = time.monotonic() - started
-    # Four requests go out together and fail together; then none (without the breaker: 16).
-    assert 3 <= len(fake_openai.chat_requests) <= 6, len(fake_openai.chat_requests)
+    # Four requests go out together and fail together; then none: one wave of timeouts, not
+    # one more per worker (without the breaker: 16).
+    assert 3 <= len(fake_openai.chat_requests) <= 4, len(fake_openai.chat_requests)
     assert elapsed < 5, f"{elapsed:.1f} s"
     assert all(g.method == "embedding" and Flag.JUDGE_UNSCORED in g.flags for g in grades)
     told = notices.drain()
