@@ -33,6 +33,12 @@ def atomic_write(path: Path, data: str | bytes, *, mode: int = 0o644) -> None:
 def read_text(path: Path, what: str = "text file") -> str:
     """A user's text file as str (see `decode_text`); one-line InputError when it is missing,
     a directory, or unreadable. `what` names it in messages."""
+    return read_text_as(path, what)[0]
+
+
+def read_text_as(path: Path, what: str = "text file") -> tuple[str, str]:
+    """`read_text`, and the encoding it was read in ("UTF-8", "UTF-16", "GB18030"), for
+    commands that tell the user when a file was not UTF-8."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -41,26 +47,33 @@ def read_text(path: Path, what: str = "text file") -> str:
         raise InputError(f"{path}: is a directory, not a {what}") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return decode_text(data, str(path), what)
+    return decode_text_as(data, str(path), what)
 
 
 def decode_text(data: bytes, where: str, what: str = "text") -> str:
     """Bytes as str, whatever Windows or an old editor saved them as: UTF-8 (with or without
-    BOM), UTF-16 with BOM (Notepad's "Unicode"), else GB18030. One-line InputError, naming
-    `where`, for binary data or none of these."""
+    BOM), UTF-16 with BOM (Notepad's "Unicode"), else GB18030 (a superset of GBK, what Chinese
+    Windows editors save as "ANSI"). One-line InputError, naming `where`, for binary data or
+    none of these."""
+    return decode_text_as(data, where, what)[0]
+
+
+def decode_text_as(data: bytes, where: str, what: str = "text") -> tuple[str, str]:
+    """`decode_text`, and the encoding that decoded it. UTF-8 is tried before GB18030 and
+    wins: Chinese text in GBK is, in practice, never also valid UTF-8."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return data.decode("utf-16")
+            return data.decode("utf-16"), "UTF-16"
         except UnicodeDecodeError:
             raise InputError(f"{where}: starts like UTF-16 but is not valid UTF-16") from None
     if b"\x00" in data[:8192]:
         raise InputError(f"{where}: looks like a binary file, not a {what}")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), "UTF-8"
     except UnicodeDecodeError as exc:
         first_bad = exc.start
     try:
-        return data.decode("gb18030")
+        return data.decode("gb18030"), "GB18030"
     except UnicodeDecodeError:
         line = data[:first_bad].count(b"\n") + 1
         raise InputError(

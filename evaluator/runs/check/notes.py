@@ -24,7 +24,7 @@ from typing import Literal
 import yaml
 
 from evaluator.errors import InputError, QuestionNotFound
-from evaluator.files import read_text
+from evaluator.files import read_text, read_text_as
 from evaluator.markdown import Heading, scan
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.rubrics.model import Rubric
@@ -234,5 +234,11 @@ def parse_note(text: str, rubrics: RubricSet, path: Path) -> Note:
 
 
 def load_note(path: Path, rubrics: RubricSet) -> Note:
-    """Read and parse one notes file (InputError when it cannot be read)."""
-    return parse_note(read_note(path), rubrics, path)
+    """Read and parse one notes file (InputError when it cannot be read). A note that is not
+    UTF-8 (a GBK note from a Chinese Windows editor, a UTF-16 one) is read, with a remark
+    saying how: were it the wrong guess, the grades would be of garbled text."""
+    text, encoding = read_text_as(path, "notes file")
+    note = parse_note(text, rubrics, path)
+    if encoding != "UTF-8":
+        note.remarks.insert(0, f"read as {encoding}: the file is not UTF-8")
+    return note
