@@ -1,13 +1,18 @@
 """Files users give and get. Writing: a temporary file beside the target, then a rename over it
 (atomic on POSIX), so a crash leaves the old file whole. Reading: a text file in whatever
-encoding an editor saved it in."""
+encoding an editor saved it in. Locking: one writer at a time for an output (`OutputLock`)."""
 
 from __future__ import annotations
 
 import codecs
 import os
+import socket
 import tempfile
+import time
+from datetime import datetime
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from evaluator.errors import InputError
 
@@ -98,3 +103,135 @@ def check_can_write(path: Path, what: str) -> None:
         ) from None
     os.close(fd)
     Path(probe).unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------- output locks
+
+LOCK_SUFFIX = ".lock"
+
+
+class LockOwner(BaseModel):
+    """What a lock file says about the run holding it: enough to find that run."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    locked_by: str  # the command, e.g. "evaluator batch"
+    pid: int
+    host: str
+    started: str  # local time with its offset, ISO 8601
+    output: str  # the path it writes, resolved
+
+    def describe(self) -> str:
+        return f"pid {self.pid} on {self.host}, started {self.started}"
+
+
+class OutputLock:
+    """An exclusive OS lock (flock) on `OUT.lock`, beside an output, for one writer at a time.
+
+    The kernel drops a flock when its holder exits, even by kill -9, so a lock file left by a
+    dead run never blocks the next one: the next run simply takes the lock and rewrites the
+    details. A release removes the file while still holding the lock; a run that opened it just
+    before then finds the inode it locked is no longer at the path, and tries again.
+    """
+
+    def __init__(self, output: Path, locked_by: str) -> None:
+        self.output = output
+        self.path = lock_path(output)
+        self.locked_by = locked_by
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock, or raise InputError naming the run that holds it. A refusal changes
+        nothing on disk (the lock file, if any, is only read)."""
+        import fcntl  # POSIX; imported here so that the rest of this module needs none of it
+
+        for _ in range(100):  # each retry means another run released the lock meanwhile
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise InputError(
+                    f"{self.path}: cannot create the lock file for {self.output} "
+                    f"({exc.strerror or exc})"
+                ) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_owner(fd)
+                os.close(fd)
+                raise InputError(self._held_message(holder)) from None
+            except OSError as exc:  # a file system without locks: say so, do not run unlocked
+                os.close(fd)
+                raise InputError(
+                    f"{self.path}: cannot lock {self.output} ({exc.strerror or exc})"
+                ) from None
+            if _same_file(fd, self.path):
+                self._fd = fd
+                self._write_owner(fd)
+                return
+            os.close(fd)  # released and removed while we opened it: take the new file
+        raise InputError(f"{self.path}: could not take the lock for {self.output}")
+
+    def _held_message(self, holder: LockOwner | None) -> str:
+        who = f"another {self.locked_by}" if holder is None else holder.locked_by
+        details = f" ({holder.describe()})" if holder is not None else ""
+        return (
+            f"{self.output}: {who}{details} is writing it (lock {self.path.name}); wait for it "
+            "to finish, or give another -o"
+        )
+
+    def _write_owner(self, fd: int) -> None:
+        owner = LockOwner(
+            locked_by=self.locked_by,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            started=datetime.now().astimezone().isoformat(timespec="seconds"),
+            output=str(self.output.resolve()),
+        )
+        data = (owner.model_dump_json() + "\n").encode()
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, data, 0)
+        except OSError:
+            pass  # the details only inform a refused run; the lock itself is held
+
+    def release(self) -> None:
+        """Remove the lock file and drop the lock (in that order: see the class docstring)."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            if _same_file(fd, self.path):
+                self.path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)  # closing drops the flock
+
+    def __enter__(self) -> OutputLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def lock_path(output: Path) -> Path:
+    """The lock file of an output: `OUT.csv.lock` beside `OUT.csv`."""
+    return output.with_name(output.name + LOCK_SUFFIX)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        here, there = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _read_owner(fd: int) -> LockOwner | None:
+    """The holder's details; None when unreadable (it may not have written them yet)."""
+    for _ in range(20):  # the holder writes them just after it takes the lock
+        try:
+            data = os.pread(fd, 4096, 0)
+            return LockOwner.model_validate_json(data)
+        except (OSError, ValidationError):
+            time.sleep(0.01)
+    return None

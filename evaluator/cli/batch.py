@@ -233,7 +233,10 @@ def batch_command(
     job = prepare_batch(options, settings)  # every whole-file problem fails here, before work
     # Every finished chunk is already on disk: say how to pick up from there.
     stopped = f"stopped; finished chunks are in {output}: rerun with --resume to continue"
-    _finish(job, input_csv, output, report_path, quiet, stopped)
+    try:
+        _finish(job, input_csv, output, report_path, quiet, stopped)
+    finally:
+        job.close()  # the output's lock, when _finish failed before the run
 
 
 def _resources(text: str | None) -> dict[str, float] | None:

@@ -23,6 +23,9 @@
 - Error limit: with `max_errors`, a run stops after the chunk in which its errored rows exceed
   the limit (a count, or a fraction of the rows graded in this run); the rows so far stay, and
   `resume=True` continues.
+- One writer per output: `prepare_batch` locks the output (files.OutputLock, `OUT.lock`) before
+  it reads or writes anything of it, and the lock is held to the end of `run` (or `close`); a
+  second run on the same output is refused, naming the first.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from evaluator.errors import InputError
-from evaluator.files import check_can_write
+from evaluator.files import OutputLock, check_can_write, lock_path
 from evaluator.present.summary import RowView, Summary
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.lookup import RubricSet
@@ -136,6 +139,7 @@ class BatchJob:
     rows: RowGrader  # records -> graded rows, remembering repeated answers
     settings: Settings
     manifest: RunManifest  # written beside the output; on resume, matched against its own
+    lock: OutputLock  # held from prepare_batch to the end of `run` (or `close`)
     summary: Summary = field(default_factory=Summary)
 
     @property
@@ -150,6 +154,21 @@ class BatchJob:
         grader: Grader | None = None,
         on_resumed: Callable[[int], None] | None = None,
         on_rows: Callable[[int], None] | None = None,
+    ) -> BatchResult:
+        try:
+            return self._run(grader, on_resumed, on_rows)
+        finally:
+            self.lock.release()
+
+    def close(self) -> None:
+        """Release the output's lock without running (run releases it itself)."""
+        self.lock.release()
+
+    def _run(
+        self,
+        grader: Grader | None,
+        on_resumed: Callable[[int], None] | None,
+        on_rows: Callable[[int], None] | None,
     ) -> BatchResult:
         o = self.options
         sink = SINKS[o.format](
@@ -282,27 +301,45 @@ def prepare_batch(
         settings=settings,
         rubrics=rubric_set() if columns.reference is None else None,
     )
-    if options.resume and _has_content(options.output):
-        _check_resume(options, manifest)
-    resolver = RubricResolver(columns, rubric_set, fixed)
-    extra_name = extra_column(table.header) if options.format == "csv" else EXTRA_COLUMN
-    rows = RowGrader(len(table.header), columns, resolver, extra_name, jobs=options.jobs)
-    return BatchJob(options, table, columns, rows, settings, manifest)
+    # Held until the run ends: a second run on this output is refused before it reads or
+    # writes anything of it (two --force runs would each rename their file over the other's).
+    lock = OutputLock(options.output, "evaluator batch")
+    lock.acquire()
+    try:
+        _check_locked_output(options)
+        if options.resume and _has_content(options.output):
+            _check_resume(options, manifest)
+        resolver = RubricResolver(columns, rubric_set, fixed)
+        extra_name = extra_column(table.header) if options.format == "csv" else EXTRA_COLUMN
+        rows = RowGrader(len(table.header), columns, resolver, extra_name, jobs=options.jobs)
+        return BatchJob(options, table, columns, rows, settings, manifest, lock)
+    except BaseException:
+        lock.release()
+        raise
 
 
 def _check_output(options: BatchOptions) -> None:
+    """What can be said of the output path alone, before it is locked."""
     out, src = options.output, options.input
     if out.exists() and out.resolve() == src.resolve():
         raise InputError(f"{out}: the output would overwrite the input")
+    if src.resolve() == lock_path(out).resolve():
+        raise InputError(f"{src}: is the lock file of {out}, not an input")
     if out.is_dir():
         raise InputError(f"{out}: is a directory; give a file name for the output")
     if options.resume and options.force:
         raise InputError("--resume and --force contradict each other: pick one")
+    check_can_write(out, "the output")
+
+
+def _check_locked_output(options: BatchOptions) -> None:
+    """What the output holds decides what may be done with it: asked only under its lock, so
+    no other run is changing it meanwhile."""
+    out = options.output
     if out.exists() and out.stat().st_size > 0 and not (options.resume or options.force):
         raise InputError(
             f"{out}: already exists; use --resume to continue it or --force to overwrite it"
         )
-    check_can_write(out, "the output")
     if options.resume and out.exists() and not os.access(out, os.W_OK):
         raise InputError(f"{out}: cannot be written to, so it cannot be resumed")
 
