@@ -1,6 +1,6 @@
-"""Issue #27 item 1, with real `evaluator batch` processes: one writer per output (a second is
-refused, naming the first; a lock left by a killed run blocks nothing). Hashing embedder, no
-judge."""
+"""Issue #27 items 1 and 2, with real `evaluator batch` processes: one writer per output (a
+second is refused, naming the first; a lock left by a killed run blocks nothing), and what
+Ctrl-C says is what the output holds. Hashing embedder, no judge."""
 
 from __future__ import annotations
 
@@ -13,11 +13,15 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from evaluator.errors import InputError
 from evaluator.files import LockOwner, OutputLock, lock_path
+from evaluator.runs.batch.job import BatchOptions, prepare_batch, run_batch
+from evaluator.scoring.grader import Grader
+from evaluator.settings import Settings
 from tests.helpers import EN_GOOD, ZH_GOOD, write_csv, write_rubrics
 
 TIMEOUT = 120
@@ -188,4 +192,77 @@ def test_the_lock_in_one_process_names_its_holder(tmp_path: Path) -> None:
     lock_path(out).write_text("not even JSON", encoding="utf-8")
     with OutputLock(out, "evaluator batch"):
         assert LockOwner.model_validate_json(lock_path(out).read_bytes()).pid == os.getpid()
+    assert not lock_path(out).exists()
+
+
+# ---------------------------------------------------------------------------- Ctrl-C
+
+
+def interrupt(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_ctrl_c_before_the_first_chunk_says_the_output_was_not_written(
+    existing: bool, tmp_path: Path, work: Path, env: dict[str, str]
+) -> None:
+    src = write_csv(tmp_path / "in.csv", answers(3000))
+    out = work / "out.csv"
+    extra = ["--chunk-size", "100000"]  # one chunk: long to grade, nothing saved before it ends
+    if existing:
+        out.write_text("id,old\r\n1,an earlier run's output\r\n", encoding="utf-8")
+        out.with_name("out.csv.run.json").write_text("{}", encoding="utf-8")
+        extra.append("--force")
+    before = files(work)
+    proc = start(command(tmp_path, src, out, *extra), env, work)
+    wait_for(lambda: bool(temp_files(work)), proc, "grading to start")
+    err = interrupt(proc)
+    what = "was left as it was" if existing else "was not created"
+    assert f"stopped before any row was saved; {out} {what}" in err, err
+    assert "--resume" not in err
+    assert files(work) == before  # nothing new, nothing left behind (no temporary file, no lock)
+
+
+def test_ctrl_c_after_some_chunks_says_how_many_rows_are_saved(
+    tmp_path: Path, work: Path, env: dict[str, str]
+) -> None:
+    rows = answers(1500)
+    src = write_csv(tmp_path / "in.csv", rows)
+    out = work / "out.csv"
+    args = command(tmp_path, src, out, "--chunk-size", "8")
+    proc = start(args, env, work)
+    wait_for(lambda: out.exists() and out.stat().st_size > 20_000, proc, "some chunks")
+    err = interrupt(proc)
+    saved = len(data_rows(out))
+    assert 0 < saved < 1500 and saved % 8 == 0  # whole chunks only
+    assert f"stopped; {out} holds the {saved:,} rows graded so far: rerun with --resume" in err
+    resumed = subprocess.run([*args, "--resume"], env=env, cwd=work, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert [r[:3] for r in data_rows(out)] == rows[1:]
+
+
+class _Stopped(Grader):
+    """A grader stopped (Ctrl-C) before it returns a grade."""
+
+    def grade_many(self, *args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_in_a_resumed_run_counts_the_rows_already_there(tmp_path: Path) -> None:
+    settings = Settings(embedder="hashing", rubrics=write_rubrics(tmp_path / "r"))
+    src = write_csv(tmp_path / "in.csv", answers(10))
+    out = tmp_path / "out.csv"
+    run_batch(BatchOptions(input=src, output=out, chunk_size=4), settings)
+    data = out.read_bytes()
+    out.write_bytes(data[: data.rstrip().rfind(b"\n") + 1])  # the last row lost in a crash
+    job = prepare_batch(BatchOptions(input=src, output=out, resume=True), settings)
+    with pytest.raises(KeyboardInterrupt):
+        job.run(_Stopped("hashing", settings=settings))
+    assert job.interrupted() == (
+        f"stopped; {out} holds the 9 rows graded so far: rerun with --resume to continue"
+    )
     assert not lock_path(out).exists()
