@@ -67,7 +67,12 @@ def check_notes(
     stands for the Markdown files (*.md, *.markdown) under it.
     """
     settings = settings_from_flags(**flags)
-    report = check_files(list(files), settings, on_progress=Progress(sys.stderr))
+    progress = Progress(sys.stderr)
+    try:
+        report = check_files(list(files), settings, on_progress=progress)
+    except KeyboardInterrupt:
+        progress.stop()  # what follows starts on a line of its own
+        raise
     if as_json:
         click.echo(report.model_dump_json(indent=2))
     else:
@@ -103,6 +108,7 @@ class Progress:
                 if self.shown:  # the report follows: leave no half-drawn line above it
                     self.stream.write("\r\033[K")
                     self.stream.flush()
+                    self.shown = False
                 return
             if elapsed >= self.TTY_AFTER:
                 self.stream.write(f"\r\033[K{line}")
@@ -113,6 +119,13 @@ class Progress:
             self.stream.write(line + "\n")
             self.stream.flush()
             self.last = now
+
+    def stop(self) -> None:
+        """The run ends before its last chunk: end a line drawn in place."""
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.shown = False
 
 
 def _duration(seconds: float) -> str:

@@ -184,6 +184,12 @@ def test_progress_on_a_terminal_is_one_line_redrawn_then_cleared() -> None:
     assert tty.getvalue() == "\r\033[Kgrading: 100 of 300 answers (33 %), 2 s, about 4 s left"
     progress(300, 300)
     assert tty.getvalue().endswith("\r\033[K") and "\n" not in tty.getvalue()
+    progress.stop()  # nothing drawn any more: nothing to end
+    assert "\n" not in tty.getvalue()
+    clock.now = 3.0
+    progress(200, 300)
+    progress.stop()  # Ctrl-C: what follows starts on a line of its own
+    assert tty.getvalue().endswith("about 1 s left\n")
 
 
 def test_progress_never_reaches_stdout(
