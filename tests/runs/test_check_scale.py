@@ -122,6 +122,35 @@ def test_check_work_grows_linearly_and_its_working_set_is_bounded(
     assert grades(chunked) == grades(whole)
 
 
+def test_sentences_repeated_across_a_note_are_embedded_about_once(
+    tmp_path: Path, bundled_rubrics: RubricSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each question answered 8 times, the answers cycling over the questions, the same three
+    # sentences in each of a question's answers: in chunks of the note's own order a chunk
+    # holds no question twice, so every chunk embedded its sentences afresh.
+    numbered = [r for r in bundled_rubrics if r.number is not None]
+    parts = []
+    for i in range(8 * len(numbered)):
+        r = numbered[i % len(numbered)]
+        lines = [line for line in r.reference_answer.splitlines() if line.strip()][:3]
+        parts.append(f"## Q{r.number}\n\n" + "\n".join(f"{x}{MARK}" for x in lines))
+        parts.append(f"第 {i + 1} 次复习{MARK}{i}\n")
+    note = tmp_path / "n.md"
+    note.write_text("\n\n".join(parts), encoding="utf-8")
+    embedded: dict[int, int] = {}
+    for chunk in (CHUNK, 10**6):
+        monkeypatch.setattr(check_module, "GRADE_CHUNK", chunk)
+        embedder = CountingEmbedder()
+        check_files(
+            [note],
+            Settings(embedder="hashing", cache_dir=tmp_path / f"cache{chunk}"),
+            rubrics=bundled_rubrics,
+            make_grader=lambda s, r, e=embedder: Grader(e, settings=s, compare_with=r),
+        )
+        embedded[chunk] = sum(embedder.calls)
+    assert embedded[CHUNK] <= 1.3 * embedded[10**6], embedded
+
+
 def test_a_stopped_check_keeps_the_chunks_it_graded(
     tmp_path: Path, bundled_rubrics: RubricSet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
