@@ -4,6 +4,7 @@ with `--engine ray`, files, folders of shards or URIs on a Ray cluster (evaluato
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -215,7 +216,7 @@ def batch_command(
             settings,
         )
         stopped = f"stopped; nothing was written to {output}: the run starts over when rerun"
-        _finish(ray_job, input_csv, output, report_path, quiet, stopped)
+        _finish(ray_job, input_csv, output, report_path, quiet, lambda: stopped)
         return
     if ray_address is not None or actor_resources is not None:
         raise click.UsageError("--ray-address and --actor-resources go with --engine ray")
@@ -230,10 +231,17 @@ def batch_command(
         resume=resume,
         max_errors=ErrorLimit.parse(max_errors) if max_errors is not None else None,
     )
-    job = prepare_batch(options, settings)  # every whole-file problem fails here, before work
-    # Every finished chunk is already on disk: say how to pick up from there.
-    stopped = f"stopped; finished chunks are in {output}: rerun with --resume to continue"
-    _finish(job, input_csv, output, report_path, quiet, stopped)
+    try:
+        job = prepare_batch(options, settings)  # every whole-file problem fails here
+    except KeyboardInterrupt:
+        # Stopped while checking: no output was opened for writing.
+        there = "was left as it was" if Path(output).exists() else "was not created"
+        click.echo(f"stopped before grading; {output} {there}", err=True)
+        raise
+    try:
+        _finish(job, input_csv, output, report_path, quiet, job.interrupted)
+    finally:
+        job.close()  # the output's lock, when _finish failed before the run
 
 
 def _resources(text: str | None) -> dict[str, float] | None:
@@ -255,10 +263,15 @@ def _resources(text: str | None) -> dict[str, float] | None:
 
 
 def _finish(
-    job: Any, input_csv: str, output: str, report_path: Path | None, quiet: bool, stopped: str
+    job: Any,
+    input_csv: str,
+    output: str,
+    report_path: Path | None,
+    quiet: bool,
+    stopped: Callable[[], str],
 ) -> None:
     """Run a prepared batch (local or Ray) under the progress bar; the summary and report.
-    `stopped`: what to say on Ctrl-C."""
+    `stopped`: what to say on Ctrl-C, asked once the run has stopped."""
     from rich.console import Console
 
     from evaluator.files import check_can_write
@@ -280,7 +293,7 @@ def _finish(
     try:
         result = _run_with_progress(job, console) if show_progress else job.run()
     except KeyboardInterrupt:
-        console.print(stopped)
+        console.print(stopped(), highlight=False, soft_wrap=True)
         raise
 
     if report_path is not None:

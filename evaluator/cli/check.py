@@ -6,7 +6,11 @@ a run whose grades are all cached never loads an embedding model.
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -63,12 +67,70 @@ def check_notes(
     stands for the Markdown files (*.md, *.markdown) under it.
     """
     settings = settings_from_flags(**flags)
-    report = check_files(list(files), settings)
+    progress = Progress(sys.stderr)
+    try:
+        report = check_files(list(files), settings, on_progress=progress)
+    except KeyboardInterrupt:
+        progress.stop()  # what follows starts on a line of its own
+        raise
     if as_json:
         click.echo(report.model_dump_json(indent=2))
     else:
         _print_report(report)
     ctx.exit(0 if report.passed else 1)
+
+
+class Progress:
+    """How far the grading is, on stderr (stdout is the report hooks and --json readers
+    parse). On a terminal: one line redrawn in place, once grading has taken a second. Else
+    (a hook's log): a line every LOG_EVERY seconds, only in a run that lasts that long."""
+
+    TTY_AFTER = 1.0
+    LOG_EVERY = 30.0
+
+    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.clock = clock
+        self.started = clock()
+        self.shown = False
+        self.last = self.started
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self.clock()
+        elapsed = now - self.started
+        line = f"grading: {done:,} of {total:,} answers ({100 * done // max(total, 1)} %)"
+        line += f", {_duration(elapsed)}"
+        if 0 < done < total:
+            line += f", about {_duration(elapsed * (total - done) / done)} left"
+        if self.tty:
+            if done == total:
+                if self.shown:  # the report follows: leave no half-drawn line above it
+                    self.stream.write("\r\033[K")
+                    self.stream.flush()
+                    self.shown = False
+                return
+            if elapsed >= self.TTY_AFTER:
+                self.stream.write(f"\r\033[K{line}")
+                self.stream.flush()
+                self.shown = True
+            return
+        if elapsed >= self.LOG_EVERY and (now - self.last >= self.LOG_EVERY or done == total):
+            self.stream.write(line + "\n")
+            self.stream.flush()
+            self.last = now
+
+    def stop(self) -> None:
+        """The run ends before its last chunk: end a line drawn in place."""
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.shown = False
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}" if minutes else f"{secs} s"
 
 
 def _print_report(report: CheckReport) -> None:

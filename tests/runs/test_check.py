@@ -383,6 +383,36 @@ def test_unreadable_files_fail_with_one_line_each_and_others_are_still_checked(
     assert "Traceback" not in result.output
 
 
+def test_a_gbk_note_is_graded_as_its_utf8_text_and_the_output_says_how_it_was_read(
+    tmp_path: Path,
+) -> None:
+    # README: a note in GBK/GB18030 (Chinese Windows editors' "ANSI") or UTF-16 is read; bytes
+    # that none of UTF-8, UTF-16 and GB18030 decode make check exit 1.
+    write(tmp_path / "utf8.md", GOOD_BN)
+    (tmp_path / "gbk.md").write_bytes(GOOD_BN.encode("gbk"))
+    (tmp_path / "utf16.md").write_bytes(GOOD_BN.encode("utf-16"))
+    result = run("--json", "utf8.md", "gbk.md", "utf16.md", cache=tmp_path / "cache")
+    assert result.exit_code == 0, result.output
+    utf8, gbk, utf16 = json.loads(result.output)["files"]
+    assert utf8["remarks"] == []
+    assert gbk["remarks"] == ["read as GB18030: the file is not UTF-8"]
+    assert utf16["remarks"] == ["read as UTF-16: the file is not UTF-8"]
+    for other in (gbk, utf16):
+        assert other["status"] == "checked"
+        # The same text as the UTF-8 note, so the same grade (graded once: one cache key).
+        assert [a["grade"] for a in other["answers"]] == [a["grade"] for a in utf8["answers"]]
+    shown = run("gbk.md", cache=tmp_path / "cache")
+    assert shown.exit_code == 0
+    assert "  note: read as GB18030: the file is not UTF-8" in shown.output.splitlines()
+    # Not text in any of them: a failure, whatever its score would be.
+    (tmp_path / "latin.md").write_bytes("## Q7\nBN normalise les entrées.\n".encode() + b"\xff\n")
+    failed = run("latin.md", cache=tmp_path / "cache")
+    assert failed.exit_code == 1
+    assert failed.output.splitlines()[0] == (
+        "✘ latin.md:3: not UTF-8 (invalid byte at offset 33), UTF-16 or GB18030 text"
+    )
+
+
 def test_broken_front_matter_is_a_file_error(tmp_path: Path) -> None:
     write(tmp_path / "n.md", "---\nquestion: [7\n---\n文字\n")
     result = run("n.md", cache=tmp_path / "cache")

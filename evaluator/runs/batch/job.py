@@ -23,20 +23,28 @@
 - Error limit: with `max_errors`, a run stops after the chunk in which its errored rows exceed
   the limit (a count, or a fraction of the rows graded in this run); the rows so far stay, and
   `resume=True` continues.
+- One writer per output: `prepare_batch` locks the output (files.OutputLock, `OUT.lock`) before
+  it reads or writes anything of it, and the lock is held to the end of `run` (or `close`); a
+  second run on the same output is refused, naming the first.
+- Ctrl-C: `interrupted()` says what the output holds once the run has stopped; a chunk being
+  written (and put in place) when Ctrl-C comes is finished first, so the count is exact.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from evaluator.errors import InputError
-from evaluator.files import check_can_write
+from evaluator.files import OutputLock, check_can_write, lock_path
 from evaluator.present.summary import RowView, Summary
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.lookup import RubricSet
@@ -136,7 +144,11 @@ class BatchJob:
     rows: RowGrader  # records -> graded rows, remembering repeated answers
     settings: Settings
     manifest: RunManifest  # written beside the output; on resume, matched against its own
+    lock: OutputLock  # held from prepare_batch to the end of `run` (or `close`)
+    existed: bool  # the output was there before this run
     summary: Summary = field(default_factory=Summary)
+    saved: int = 0  # rows on disk in the output, once it is in place (resumed ones included)
+    placed: bool = False  # the output is this run's (committed or resumed), not what was there
 
     @property
     def mapping(self) -> str:
@@ -151,18 +163,35 @@ class BatchJob:
         on_resumed: Callable[[int], None] | None = None,
         on_rows: Callable[[int], None] | None = None,
     ) -> BatchResult:
+        try:
+            return self._run(grader, on_resumed, on_rows)
+        finally:
+            self.lock.release()
+
+    def close(self) -> None:
+        """Release the output's lock without running (run releases it itself)."""
+        self.lock.release()
+
+    def _run(
+        self,
+        grader: Grader | None,
+        on_resumed: Callable[[int], None] | None,
+        on_rows: Callable[[int], None] | None,
+    ) -> BatchResult:
         o = self.options
         sink = SINKS[o.format](
             o.output, self.table, self.columns, o.bom, self.table.has_extra_cells
         )
         records = self.table.records()
-        done, stopped = 0, None
+        done, written, stopped = 0, 0, None
         try:
             if o.resume and _has_content(o.output):
                 # The manifest matched in prepare_batch; now every kept row is checked against
                 # its input row, and only then is the cut tail removed.
                 kept = sink.scan(records, self.summary.add)
-                sink.append_from(kept.end)
+                with _interrupt_deferred():  # `saved` says what the file holds
+                    sink.append_from(kept.end)
+                    self.placed, self.saved = not sink.pending, kept.rows
                 done = kept.rows
             else:
                 sink.start_fresh()
@@ -176,12 +205,16 @@ class BatchJob:
                 named = self.columns.reference is None
                 others = list(self.rows.resolver.rubrics()) if named else []
                 grader = Grader.from_settings(self.settings, compare_with=others)
-            written = errored = 0  # rows graded in this run, and how many of them had errors
+            errored = 0  # errored rows among the `written` graded in this run
             while chunk := list(islice(records, max(o.chunk_size, 1))):
                 rows = self.rows.grade(grader, chunk)
-                sink.write(rows)
-                if sink.pending:  # the first chunk is on disk: the output can take its place
-                    self._commit(sink)
+                # A Ctrl-C waits for the chunk to be written and in place, so that what the
+                # user is told (`interrupted`) is what the file holds.
+                with _interrupt_deferred():
+                    sink.write(rows)
+                    if sink.pending:  # the first chunk is on disk: the output can take its place
+                        self._commit(sink)
+                    self.saved += len(rows)
                 views = [self._view(r) for r in rows]
                 for view in views:
                     self.summary.add(view)
@@ -198,17 +231,37 @@ class BatchJob:
                     )
                     break
             if sink.pending:  # an input without data rows: the output is its header
-                self._commit(sink)
+                with _interrupt_deferred():
+                    self._commit(sink)
         finally:
             sink.close()
             records.close()
         return BatchResult(o.output, done + written, done, self.summary, self.mapping, stopped)
+
+    def interrupted(self) -> str:
+        """What to tell a user who stopped the run (Ctrl-C): true of the output as it is now."""
+        out = self.options.output
+        if self.placed and self.saved:
+            return (
+                f"stopped; {out} holds the {self.saved:,} rows graded so far: rerun with "
+                "--resume to continue"
+            )
+        if self.placed:  # a resumed output that held only its header
+            return (
+                f"stopped before any row was saved; {out} holds only its header: rerun with "
+                "--resume to continue"
+            )
+        if self.existed:
+            hint = ": rerun with --resume to continue" if self.options.resume else ""
+            return f"stopped before any row was saved; {out} was left as it was{hint}"
+        return f"stopped before any row was saved; {out} was not created"
 
     def _commit(self, sink: Sink) -> None:
         # The output first, then its manifest: a crash between the two leaves the new output
         # with no manifest or the one before, and --resume refuses it unless that one is equal.
         sink.commit()
         self.manifest.save(self.options.output)
+        self.placed = True
 
     def _view(self, r: GradedRow) -> RowView:
         c = self.columns
@@ -218,6 +271,24 @@ class BatchJob:
         else:  # not graded: the question as the input names it
             title = inputs[c.question] if c.question is not None else ""
         return row_view(r.record.row, inputs, r.grade_cells(), c, title)
+
+
+@contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) that arrives inside the block until the block is done (main
+    thread only: signals are delivered there). Each block is a short file operation."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        yield  # None: a handler installed outside Python, which could not be put back
+        return
+    caught: list[object] = []
+    signal.signal(signal.SIGINT, lambda *args: caught.append(args))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def prepare_batch(
@@ -282,27 +353,46 @@ def prepare_batch(
         settings=settings,
         rubrics=rubric_set() if columns.reference is None else None,
     )
-    if options.resume and _has_content(options.output):
-        _check_resume(options, manifest)
-    resolver = RubricResolver(columns, rubric_set, fixed)
-    extra_name = extra_column(table.header) if options.format == "csv" else EXTRA_COLUMN
-    rows = RowGrader(len(table.header), columns, resolver, extra_name, jobs=options.jobs)
-    return BatchJob(options, table, columns, rows, settings, manifest)
+    # Held until the run ends: a second run on this output is refused before it reads or
+    # writes anything of it (two --force runs would each rename their file over the other's).
+    lock = OutputLock(options.output, "evaluator batch")
+    lock.acquire()
+    try:
+        _check_locked_output(options)
+        existed = options.output.exists()
+        if options.resume and _has_content(options.output):
+            _check_resume(options, manifest)
+        resolver = RubricResolver(columns, rubric_set, fixed)
+        extra_name = extra_column(table.header) if options.format == "csv" else EXTRA_COLUMN
+        rows = RowGrader(len(table.header), columns, resolver, extra_name, jobs=options.jobs)
+        return BatchJob(options, table, columns, rows, settings, manifest, lock, existed)
+    except BaseException:
+        lock.release()
+        raise
 
 
 def _check_output(options: BatchOptions) -> None:
+    """What can be said of the output path alone, before it is locked."""
     out, src = options.output, options.input
     if out.exists() and out.resolve() == src.resolve():
         raise InputError(f"{out}: the output would overwrite the input")
+    if src.resolve() == lock_path(out).resolve():
+        raise InputError(f"{src}: is the lock file of {out}, not an input")
     if out.is_dir():
         raise InputError(f"{out}: is a directory; give a file name for the output")
     if options.resume and options.force:
         raise InputError("--resume and --force contradict each other: pick one")
+    check_can_write(out, "the output")
+
+
+def _check_locked_output(options: BatchOptions) -> None:
+    """What the output holds decides what may be done with it: asked only under its lock, so
+    no other run is changing it meanwhile."""
+    out = options.output
     if out.exists() and out.stat().st_size > 0 and not (options.resume or options.force):
         raise InputError(
             f"{out}: already exists; use --resume to continue it or --force to overwrite it"
         )
-    check_can_write(out, "the output")
     if options.resume and out.exists() and not os.access(out, os.W_OK):
         raise InputError(f"{out}: cannot be written to, so it cannot be resumed")
 

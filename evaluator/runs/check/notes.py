@@ -24,7 +24,7 @@ from typing import Literal
 import yaml
 
 from evaluator.errors import InputError, QuestionNotFound
-from evaluator.files import read_text
+from evaluator.files import read_text, read_text_as
 from evaluator.markdown import Heading, scan
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.rubrics.model import Rubric
@@ -118,15 +118,23 @@ def explicit_number(heading: str) -> int | None:
     return numbered[0] if numbered else None
 
 
-def _section(lines: list[str], headings: list[Heading], pos: int) -> str:
+def _closers(headings: list[Heading]) -> list[int]:
+    """For each heading, the position of the next heading of the same or a higher level (or
+    len(headings)): where its section ends. One pass with a stack, so a note of n sections
+    costs O(n), not a scan of the later headings per section."""
+    closer = [len(headings)] * len(headings)
+    open_: list[int] = []  # positions whose closer is not found yet, levels increasing
+    for pos, head in enumerate(headings):
+        while open_ and headings[open_[-1]].level >= head.level:
+            closer[open_.pop()] = pos
+        open_.append(pos)
+    return closer
+
+
+def _section(lines: list[str], headings: list[Heading], closer: list[int], pos: int) -> str:
     """Body of heading `pos`: down to the next heading of the same or a higher level."""
-    head = headings[pos]
-    end = len(lines)
-    for later in headings[pos + 1 :]:
-        if later.level <= head.level:
-            end = later.line
-            break
-    return "\n".join(lines[head.body : end]).strip()
+    end = headings[closer[pos]].line if closer[pos] < len(headings) else len(lines)
+    return "\n".join(lines[headings[pos].body : end]).strip()
 
 
 # ---------------------------------------------------------------------------- resolving
@@ -191,6 +199,7 @@ def parse_note(text: str, rubrics: RubricSet, path: Path) -> Note:
                 titled[pos] = exc
         return titled[pos]
 
+    closer = _closers(headings)
     open_level: int | None = None  # level of the answer section we are inside, if any
     for pos, head in enumerate(headings):
         if open_level is not None and head.level > open_level:
@@ -205,10 +214,10 @@ def parse_note(text: str, rubrics: RubricSet, path: Path) -> Note:
             except QuestionNotFound as exc:
                 note.problems.append(f"{where}: heading '{head.text}': {exc}")
                 continue
-            text_ = _section(lines, headings, pos)
+            text_ = _section(lines, headings, closer, pos)
             note.answers.append(Answer(rubric, text_, head.line + 1, "heading", head.text))
             continue
-        inner = _descendants(headings, pos)
+        inner = range(pos + 1, closer[pos])  # the headings nested under this one
         if not head.text or any(
             numbers[d] is not None or isinstance(by_title(d), Rubric) for d in inner
         ):
@@ -219,22 +228,17 @@ def parse_note(text: str, rubrics: RubricSet, path: Path) -> Note:
                 note.remarks.append(f"{where}: heading '{head.text}' skipped: {match}")
             continue
         open_level = head.level
-        text_ = _section(lines, headings, pos)
+        text_ = _section(lines, headings, closer, pos)
         note.answers.append(Answer(match, text_, head.line + 1, "title", head.text))
     return note
 
 
-def _descendants(headings: list[Heading], pos: int) -> list[int]:
-    """Positions of the headings nested under heading `pos`."""
-    level = headings[pos].level
-    inner = []
-    for later in range(pos + 1, len(headings)):
-        if headings[later].level <= level:
-            break
-        inner.append(later)
-    return inner
-
-
 def load_note(path: Path, rubrics: RubricSet) -> Note:
-    """Read and parse one notes file (InputError when it cannot be read)."""
-    return parse_note(read_note(path), rubrics, path)
+    """Read and parse one notes file (InputError when it cannot be read). A note that is not
+    UTF-8 (a GBK note from a Chinese Windows editor, a UTF-16 one) is read, with a remark
+    saying how: were it the wrong guess, the grades would be of garbled text."""
+    text, encoding = read_text_as(path, "notes file")
+    note = parse_note(text, rubrics, path)
+    if encoding != "UTF-8":
+        note.remarks.insert(0, f"read as {encoding}: the file is not UTF-8")
+    return note
