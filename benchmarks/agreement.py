@@ -19,7 +19,7 @@ import time
 
 from datasets import DATASETS, load, memo_embedder, naive_cosines
 
-from evaluator.runs.agreement import pearson, run, spearman
+from evaluator.quality.agreement import pearson, run, spearman
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
 

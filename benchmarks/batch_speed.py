@@ -40,8 +40,8 @@ def fmt(times: list[float]) -> str:
 
 
 def embedding_part(args: argparse.Namespace) -> bool:
+    from evaluator.batch.local import BatchOptions, run_batch
     from evaluator.rubrics.adhoc import adhoc_rubric
-    from evaluator.runs.batch.job import BatchOptions, run_batch
     from evaluator.scoring.grader import TOPIC_CHARS, Grader
     from evaluator.settings import Settings
     from evaluator.text import is_blank, normalise, split_units, windows
@@ -131,8 +131,8 @@ def judge_part(args: argparse.Namespace) -> bool:
     sys.path.insert(0, str(PROJECT / "tests"))
     from fake_openai import FakeOpenAI, Step, judge_json
 
+    from evaluator.batch.local import BatchOptions, run_batch
     from evaluator.rubrics.io import load_rubrics
-    from evaluator.runs.batch.job import BatchOptions, run_batch
     from evaluator.scoring.grader import Grader
     from evaluator.settings import Settings
 

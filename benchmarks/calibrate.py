@@ -57,8 +57,7 @@ from datasets import (
     question_folds,
 )
 
-from evaluator.rubrics.model import Rubric
-from evaluator.runs.agreement import (
+from evaluator.quality.agreement import (
     AgreementRow,
     agreement,
     kappa_levels,
@@ -66,6 +65,7 @@ from evaluator.runs.agreement import (
     rubrics_for,
     spearman,
 )
+from evaluator.rubrics.model import Rubric
 from evaluator.scoring import coverage
 from evaluator.scoring.calibration import CALIBRATIONS, FALLBACK, Calibration
 from evaluator.scoring.grader import MAX_UNITS, Grader

@@ -87,8 +87,8 @@ def measure(note: Path, embedder: str | None, cache: Path) -> tuple[float, float
 
 def parse_seconds(note: Path) -> float:
     """CPU seconds to find the answers in `note`, best of 3."""
+    from evaluator.notes.notes import parse_note
     from evaluator.rubrics.io import load_rubrics
-    from evaluator.runs.check.notes import parse_note
 
     local = PROJECT / "rubrics"
     rubrics = load_rubrics(local if local.is_dir() else None)

@@ -22,7 +22,7 @@ EMBEDDERS = ("use-multilingual", "sentence-transformers:all-MiniLM-L6-v2", "hash
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(PROJECT))
 
-from evaluator.runs.agreement import AgreementRow, read_rows  # noqa: E402
+from evaluator.quality.agreement import AgreementRow, read_rows  # noqa: E402
 from evaluator.scoring.embedding.backends import Embedder, get_embedder  # noqa: E402
 
 

@@ -23,8 +23,8 @@ import time
 from datasets import DATA
 from openai import OpenAI
 
+from evaluator.quality.golden import read_golden
 from evaluator.rubrics.io import load_rubrics
-from evaluator.runs.golden import read_golden
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
 

@@ -24,10 +24,10 @@ from collections import Counter
 
 from datasets import DATA
 
+from evaluator.injection import injection_spans
 from evaluator.judge.client import make_judge
-from evaluator.judge.injection import injection_spans
+from evaluator.quality.golden import GoldenCase, read_golden
 from evaluator.rubrics.io import load_rubrics
-from evaluator.runs.golden import GoldenCase, read_golden
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
 

@@ -22,8 +22,8 @@ from datasets import DATA
 from judge_speed import subset
 
 from evaluator.judge.client import make_judge
+from evaluator.quality.golden import read_golden
 from evaluator.rubrics.io import load_rubrics
-from evaluator.runs.golden import read_golden
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
 

@@ -18,8 +18,8 @@ import numpy as np
 from calibrate import other_questions
 from datasets import DATASETS, load, memo_embedder
 
-from evaluator.grade import Flag
-from evaluator.runs.agreement import rubrics_for
+from evaluator.quality.agreement import rubrics_for
+from evaluator.result import Flag
 from evaluator.scoring.calibration import CALIBRATIONS
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings

@@ -34,11 +34,11 @@ from pathlib import Path
 import numpy as np
 from datasets import DATA, DATASETS, load, memo_embedder
 
-from evaluator.grade import Flag, Grade
+from evaluator.quality.agreement import run
+from evaluator.quality.golden import GoldenCase, read_golden, run_golden
+from evaluator.result import Flag, Grade
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.model import Rubric
-from evaluator.runs.agreement import run
-from evaluator.runs.golden import GoldenCase, read_golden, run_golden
 from evaluator.scoring.calibration import CALIBRATIONS, Calibration
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings

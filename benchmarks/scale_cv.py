@@ -22,8 +22,8 @@ import numpy as np
 import scale
 from datasets import DATA, memo_embedder
 
+from evaluator.quality.golden import read_golden
 from evaluator.rubrics.io import load_rubrics
-from evaluator.runs.golden import read_golden
 from evaluator.scoring.calibration import CALIBRATIONS, Calibration
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings

@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from evaluator.grade import Grade
+    from evaluator.result import Grade
     from evaluator.rubrics.model import Rubric
 
 REPO = Path(__file__).resolve().parent.parent
@@ -234,7 +234,7 @@ class Clock:
 
 def fake_grade(rubric: Rubric, score: float, missed: tuple[str, ...] = ()) -> Grade:
     """A Grade of `score` whose key points in `missed` (ids) were missed, the rest covered."""
-    from evaluator.grade import Grade, KeyPointResult, Status, band_for
+    from evaluator.result import Grade, KeyPointResult, Status, band_for
 
     points = [
         KeyPointResult(

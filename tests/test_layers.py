@@ -11,18 +11,22 @@ import pytest
 from tests.helpers import REPO
 
 PACKAGE = REPO / "evaluator"
-FOUNDATION = {"errors", "settings", "grade", "text", "markdown", "cache", "files"}
+FOUNDATION = {"errors", "settings", "result", "text", "markdown", "kvstore", "files", "injection"}
 # What each part may import besides itself ("foundation": the modules above, which may import
 # each other).
+LOWER = {"foundation", "rubrics", "judge", "scoring", "present"}
 ALLOWED = {
     "foundation": set(),
     "rubrics": {"foundation"},
     "judge": {"foundation", "rubrics"},
     "scoring": {"foundation", "rubrics", "judge"},
     "present": {"foundation", "rubrics"},
-    "runs": {"foundation", "rubrics", "judge", "scoring", "present"},
-    "distributed": {"foundation", "rubrics", "judge", "scoring", "present", "runs"},
-    "cli": {"foundation", "rubrics", "judge", "scoring", "present", "runs", "distributed"},
+    # What runs many answers, each its own part: none imports another.
+    "batch": LOWER,
+    "notes": LOWER,
+    "practice": LOWER,
+    "quality": LOWER,
+    "cli": LOWER | {"batch", "notes", "practice", "quality"},
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluator.grade import Flag
+from evaluator.result import Flag
 from evaluator.rubrics.adhoc import adhoc_rubric
 from evaluator.scoring.grader import MAX_UNITS, Grader
 from evaluator.settings import Settings

@@ -36,8 +36,8 @@ class _Group(click.Group):
 def _tell_warnings() -> None:
     # A judge that failed (grades fall back to embeddings) and a cache switched off (unwritable
     # folder, corrupt file) change how a run went but never fail it: one line each, at the end.
-    from evaluator.cache import drain_warnings
     from evaluator.judge import notices
+    from evaluator.kvstore import drain_warnings
 
     for warning in [*notices.drain(), *drain_warnings()]:
         click.echo(f"warning: {warning}", err=True)

@@ -51,7 +51,7 @@ def agreement_command(
     overall and per question.
     """
     from evaluator.errors import RubricError
-    from evaluator.runs.agreement import read_rows, run
+    from evaluator.quality.agreement import read_rows, run
     from evaluator.scoring.grader import Grader
 
     rows = read_rows(csv_file)

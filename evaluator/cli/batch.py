@@ -1,5 +1,5 @@
 """`evaluator batch`: grade a CSV of answers into a CSV or JSONL file, with an optional report;
-with `--engine ray`, files, folders of shards or URIs on a Ray cluster (evaluator.distributed)."""
+with `--engine ray`, files, folders of shards or URIs on a Ray cluster (evaluator.batch.ray)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from . import main
 from .common import embedder_option, judge_options, rubrics_option, settings_from_flags
 
 if TYPE_CHECKING:
-    from evaluator.runs.batch.job import Format
+    from evaluator.batch.local import Format
 
 
 @main.command("batch")
@@ -181,7 +181,7 @@ def batch_command(
       evaluator batch s3://b/run/ -o s3://b/graded/ --engine ray --ray-address auto \\
           --actors 64 --format parquet
     """
-    from evaluator.runs.batch.job import BatchOptions, ErrorLimit, prepare_batch
+    from evaluator.batch.local import BatchOptions, ErrorLimit, prepare_batch
 
     settings = settings_from_flags(**flags)
     shared: dict[str, Any] = {  # what both engines take
@@ -200,7 +200,7 @@ def batch_command(
         if resume or max_errors is not None:
             flag = "--resume" if resume else "--max-errors"
             raise click.UsageError(f"{flag} is for the local engine; --engine ray starts over")
-        from evaluator.distributed.engine import RayBatchOptions, prepare_ray_batch
+        from evaluator.batch.ray.engine import RayBatchOptions, prepare_ray_batch
 
         ray_job = prepare_ray_batch(
             RayBatchOptions(

@@ -14,8 +14,8 @@ from typing import TextIO
 
 import click
 
-from evaluator.grade import Flag
-from evaluator.runs.check.check import AnswerCheck, CheckReport, check_files
+from evaluator.notes.check import AnswerCheck, CheckReport, check_files
+from evaluator.result import Flag
 
 from . import main
 from .common import embedder_option, json_option, judge_options, rubrics_option, settings_from_flags

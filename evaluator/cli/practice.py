@@ -28,10 +28,10 @@ from .common import (
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from evaluator.practice.session import Session
+    from evaluator.practice.store import History
     from evaluator.present.practice_text import Lang
     from evaluator.rubrics.lookup import RubricSet
-    from evaluator.runs.practice.session import Session
-    from evaluator.runs.practice.store import History
 
 history_option = click.option(
     "--history",
@@ -61,7 +61,7 @@ def _clock(now_text: str | None) -> Callable[[], datetime]:
 
 
 def _open_history(path: Path | None, reset: bool, now: datetime) -> tuple[History, Path | None]:
-    from evaluator.runs.practice.store import History, default_path
+    from evaluator.practice.store import History, default_path
 
     path = path or default_path()
     backup = History.reset(path, now) if reset else None
@@ -208,9 +208,9 @@ def practice_command(
     """
     from rich.console import Console
 
+    from evaluator.practice.schedule import make_scheduler
+    from evaluator.practice.session import Session, select_questions
     from evaluator.present import practice_text as screen
-    from evaluator.runs.practice.schedule import make_scheduler
-    from evaluator.runs.practice.session import Session, select_questions
 
     clock = _clock(now_text)
     lang = lang or _default_lang()
@@ -326,8 +326,8 @@ def progress_command(
       evaluator progress --json                   the data
     """
     from evaluator.files import atomic_write, check_can_write
-    from evaluator.runs.practice.progress import build_progress
-    from evaluator.runs.practice.store import History, default_path
+    from evaluator.practice.progress import build_progress
+    from evaluator.practice.store import History, default_path
 
     now = _clock(now_text)()
     rubric_set = command_rubrics(settings_from_flags(rubrics=rubrics))

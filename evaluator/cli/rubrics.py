@@ -22,7 +22,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from evaluator.runs.golden import GoldenReport
+    from evaluator.quality.golden import GoldenReport
 
 
 @main.group("rubrics")
@@ -198,7 +198,7 @@ def test_command(
     """
     floors = _min_pass(min_pass)
     settings = settings_from_flags(**flags)
-    from evaluator.runs.golden import read_golden, run_golden
+    from evaluator.quality.golden import read_golden, run_golden
     from evaluator.scoring.grader import Grader
 
     if golden is not None:

@@ -36,14 +36,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, ValidationError
 
-from evaluator.cache import cache_key
 from evaluator.errors import EvaluatorError, JudgeError
-from evaluator.grade import JudgeInfo, Verdict
+from evaluator.injection import injection_reasons, injection_spans
 from evaluator.judge import notices
 from evaluator.judge.breaker import Breaker
-from evaluator.judge.cache import CachedReply, JudgeCache
 from evaluator.judge.grounding import checked_judgement
-from evaluator.judge.injection import injection_reasons, injection_spans
 from evaluator.judge.prompts import (
     MAX_ANSWER_CHARS,
     MAX_REFERENCE_CHARS,
@@ -52,6 +49,7 @@ from evaluator.judge.prompts import (
     render_messages,
 )
 from evaluator.judge.recheck import add_usage, narrowed
+from evaluator.judge.replies import CachedReply, JudgeCache
 from evaluator.judge.reply import (
     JudgeReply,
     KeyPointJudgement,
@@ -60,6 +58,8 @@ from evaluator.judge.reply import (
     reply_schema,
 )
 from evaluator.judge.stream import NotAStream, Silent, Streamed, read_stream
+from evaluator.kvstore import cache_key
+from evaluator.result import JudgeInfo, Verdict
 from evaluator.rubrics.model import Rubric
 from evaluator.settings import Settings
 from evaluator.text import one_line

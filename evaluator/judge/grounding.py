@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from evaluator.grade import Verdict
-from evaluator.judge.injection import fold_lookalikes
+from evaluator.injection import fold_lookalikes
 from evaluator.judge.reply import KeyPointJudgement, ReplyKeyPoint
+from evaluator.result import Verdict
 from evaluator.text import split_units
 
 UNSUPPORTED_CREDIT = (

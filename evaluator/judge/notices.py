@@ -2,7 +2,7 @@
 
 The library does not print: a grade's `method_reason` says why it fell back to the embeddings,
 and the command line prints these lines once, after its output (as it does the caches'
-warnings, evaluator.cache). A line told for many answers is printed once, with their number.
+warnings, evaluator.kvstore). A line told for many answers is printed once, with their number.
 Thread-safe: a batch grades in several threads.
 """
 

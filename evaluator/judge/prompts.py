@@ -18,7 +18,7 @@ from string import Template
 from typing import TYPE_CHECKING
 
 from evaluator.errors import EvaluatorError
-from evaluator.judge.injection import neutralise_markup, normalise_whitespace
+from evaluator.injection import neutralise_markup, normalise_whitespace
 
 if TYPE_CHECKING:
     from evaluator.rubrics.model import Rubric

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from evaluator.grade import Verdict
+from evaluator.result import Verdict
 
 if TYPE_CHECKING:
     from evaluator.judge.client import JudgeOutcome

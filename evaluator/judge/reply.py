@@ -22,7 +22,7 @@ from pydantic import (
     field_validator,
 )
 
-from evaluator.grade import Verdict
+from evaluator.result import Verdict
 from evaluator.rubrics.model import Rubric
 
 

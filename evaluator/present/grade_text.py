@@ -7,7 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from evaluator.grade import Grade, Status
+from evaluator.result import Grade, Status
 from evaluator.text import one_line
 
 _STATUS_STYLE = {

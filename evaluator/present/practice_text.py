@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from evaluator.grade import Grade
 from evaluator.present.grade_text import terminal
+from evaluator.result import Grade
 from evaluator.rubrics.model import Rubric
 
 Lang = Literal["en", "zh"]

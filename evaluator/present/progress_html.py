@@ -8,7 +8,6 @@ from collections import defaultdict
 from datetime import date
 from statistics import fmean
 
-from evaluator.grade import band_for
 from evaluator.present.html import (
     _BAND_COLOURS,
     _clip,
@@ -20,6 +19,7 @@ from evaluator.present.html import (
 )
 from evaluator.present.progress import Progress
 from evaluator.present.progress_text import due_text
+from evaluator.result import band_for
 
 
 def timeline_svg(progress: Progress) -> str:

@@ -11,10 +11,10 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from evaluator.grade import band_for
 from evaluator.present.grade_text import BAND_STYLE
 from evaluator.present.practice_text import when
 from evaluator.present.progress import Progress, QuestionProgress, ScorePoint
+from evaluator.result import band_for
 
 _SPARKS = "▁▂▃▄▅▆▇█"
 BAR_WIDTH = 30

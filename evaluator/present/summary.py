@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from evaluator.grade import Band
+from evaluator.result import Band
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -3,6 +3,6 @@
 answer (`adhoc`), compiling study documents into rubric files (`compile`) with the reviewers'
 comments kept over a rebuild (`comments`), and checking them (`lint`).
 
-May import: the foundation modules (errors, settings, grade, text, markdown, cache, files). Nothing from scoring, judge,
-runs, present or cli: a rubric knows nothing about how it is graded.
+May import: the foundation modules (errors, settings, result, text, markdown, kvstore, files,
+injection). Nothing that grades or runs: a rubric knows nothing about how it is graded.
 """

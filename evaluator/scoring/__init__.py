@@ -4,7 +4,8 @@
 credit → feedback); `coverage` is the pure-numpy matching, `calibration` the per-embedder
 ramps, `feedback` the words, `embedding/` the embedder backends and their vector cache.
 
-May import: the foundation modules (errors, settings, grade, text, cache, files, ...), rubrics
-and judge. Not runs, present
-or cli.
+`fingerprint` names what a grade depends on besides answer and rubric (cache keys, manifests).
+
+May import: the foundation modules, rubrics and judge. Not present, cli, nor what runs many
+answers (batch, notes, practice, quality).
 """

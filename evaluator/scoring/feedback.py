@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evaluator.grade import (
+from evaluator.result import (
     Flag,
     KeyPointResult,
     MisconceptionHit,

@@ -31,7 +31,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from evaluator.errors import JudgeError
-from evaluator.grade import (
+from evaluator.injection import injection_spans
+from evaluator.judge import notices
+from evaluator.judge.breaker import JudgeOff
+from evaluator.judge.grounding import quotes_claim
+from evaluator.judge.order import prefix_runs
+from evaluator.judge.recheck import keep_lower
+from evaluator.result import (
     Flag,
     Grade,
     KeyPointResult,
@@ -41,17 +47,11 @@ from evaluator.grade import (
     Verdict,
     band_for,
 )
-from evaluator.judge import notices
-from evaluator.judge.breaker import JudgeOff
-from evaluator.judge.grounding import quotes_claim
-from evaluator.judge.injection import injection_spans
-from evaluator.judge.order import prefix_runs
-from evaluator.judge.recheck import keep_lower
 from evaluator.rubrics.model import Rubric
 from evaluator.scoring import coverage, feedback
 from evaluator.scoring.calibration import Calibration, calibration_for
 from evaluator.scoring.embedding.backends import Embedder, get_embedder
-from evaluator.scoring.embedding.cache import CachedEmbedder
+from evaluator.scoring.embedding.vectors import CachedEmbedder
 from evaluator.settings import Settings
 from evaluator.text import (
     clauses,

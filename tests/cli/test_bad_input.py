@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from evaluator.cli import main
-from evaluator.runs.agreement import pearson, spearman
+from evaluator.quality.agreement import pearson, spearman
 from tests.helpers import REPO, write_csv
 
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from evaluator.cli import main
-from evaluator.runs.practice.store import History
+from evaluator.practice.store import History
 from tests.fake_openai import FakeOpenAI, judge_json
 from tests.helpers import SEED_SUBSET_RUBRICS, T0, write_rubrics
 

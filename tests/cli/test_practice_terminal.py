@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.runs.practice.store import History
+from evaluator.practice.store import History
 from tests.helpers import REPO, SEED_SUBSET_RUBRICS, T0, require, write_rubrics
 
 # Typed line by line; the second line of the first answer checks that Enter makes a new line.

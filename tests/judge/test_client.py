@@ -15,12 +15,12 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from evaluator.errors import EvaluatorError, JudgeError
-from evaluator.grade import Verdict
-from evaluator.judge.cache import CACHE_FILE, CachedReply, JudgeCache
+from evaluator.injection import detect_injection, neutralise_delimiter
 from evaluator.judge.client import Judge, make_judge, public_base_url
-from evaluator.judge.injection import detect_injection, neutralise_delimiter
 from evaluator.judge.prompts import PromptError, load_judge_prompts
+from evaluator.judge.replies import CACHE_FILE, CachedReply, JudgeCache
 from evaluator.judge.reply import extract_json, reply_schema
+from evaluator.result import Verdict
 from evaluator.rubrics.model import Rubric
 from evaluator.settings import Settings
 from tests.fake_openai import FakeOpenAI, closed_port, judge_json
@@ -745,7 +745,7 @@ def test_cache_shared_by_two_processes(tmp_path):
     # pre-commit runs hooks in parallel processes: both must read and write one cache file.
     script = (
         "import sys; from pathlib import Path\n"
-        "from evaluator.judge.cache import JudgeCache, CachedReply\n"
+        "from evaluator.judge.replies import JudgeCache, CachedReply\n"
         "cache = JudgeCache(Path(sys.argv[1]))\n"
         "for i in range(200):\n"
         "    cache.get(f'{sys.argv[2]}{i}')\n"

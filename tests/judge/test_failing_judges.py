@@ -17,10 +17,10 @@ import pytest
 from pydantic import SecretStr
 
 from evaluator.errors import JudgeError
-from evaluator.grade import Flag, Grade
 from evaluator.judge import notices
 from evaluator.judge.breaker import JudgeOff
 from evaluator.judge.client import Judge, JudgeOutcome
+from evaluator.result import Flag, Grade
 from evaluator.rubrics.model import Rubric
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings

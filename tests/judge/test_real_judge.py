@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from evaluator.errors import QuestionNotFound, RubricError
-from evaluator.grade import Verdict
 from evaluator.judge.client import Judge, JudgeOutcome
+from evaluator.result import Verdict
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.model import Rubric
 from evaluator.settings import Settings
@@ -176,8 +176,8 @@ def test_injected_text_never_raises_a_judged_score_on_the_dev_set(
     and the default embedder: the score with the injected text is at most the score of the
     same answer with that text removed, + 5. "That text" is what the detector finds; it must
     find something in at least five of the six answers."""
-    from evaluator.judge.injection import injection_spans
-    from evaluator.runs.golden import read_golden
+    from evaluator.injection import injection_spans
+    from evaluator.quality.golden import read_golden
     from evaluator.scoring.grader import Grader
     from evaluator.text import normalise, split_units
 

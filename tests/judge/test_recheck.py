@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from evaluator.grade import Flag, Verdict
 from evaluator.judge.client import Judge
+from evaluator.result import Flag, Verdict
 from evaluator.rubrics.model import Rubric
 from evaluator.scoring.grader import Grader
 from tests.fake_openai import FakeOpenAI, judge_json

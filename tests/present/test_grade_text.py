@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from evaluator.grade import Grade, Status, Verdict
 from evaluator.present.grade_text import terminal
+from evaluator.result import Grade, Status, Verdict
 from evaluator.rubrics.model import KeyPoint, Rubric
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from evaluator.batch.local import BatchOptions, run_batch
 from evaluator.present.html import render_html
 from evaluator.present.summary import MAX_MISSED_KEYS, RowView, Summary
-from evaluator.runs.batch.job import BatchOptions, run_batch
 from evaluator.settings import Settings
 from tests.helpers import EN_GOOD, ZH_GOOD, chromium, run_chromium, write_csv, write_rubrics
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from evaluator.errors import QuestionNotFound
+from evaluator.notes.notes import parse_note
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.lookup import RubricSet
-from evaluator.runs.check.notes import parse_note
 from tests.helpers import SEED_SUBSET_RUBRICS, write_rubrics
 
 

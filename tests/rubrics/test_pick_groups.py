@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from evaluator.grade import Status
+from evaluator.result import Status
 from evaluator.rubrics.compile import compile_markdown
 from evaluator.rubrics.lint import lint
 from evaluator.rubrics.model import KeyPoint, KeyPointGroup, Rubric, RubricDocument

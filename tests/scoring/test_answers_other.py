@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.grade import Flag, topic
+from evaluator.result import Flag, topic
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.rubrics.model import Rubric

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from evaluator.grade import Flag
+from evaluator.result import Flag
 from evaluator.rubrics.model import KeyPoint, Misconception, Rubric
 from evaluator.scoring import coverage
 from evaluator.scoring.calibration import Calibration

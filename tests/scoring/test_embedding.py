@@ -9,7 +9,7 @@ import pytest
 
 from evaluator.errors import EvaluatorError
 from evaluator.scoring.embedding.backends import HashingEmbedder, get_embedder
-from evaluator.scoring.embedding.cache import CachedEmbedder
+from evaluator.scoring.embedding.vectors import CachedEmbedder
 
 
 def test_hashing_is_deterministic_normalised_and_lexical() -> None:

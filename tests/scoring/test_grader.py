@@ -8,9 +8,9 @@ import time
 import pytest
 
 from evaluator.errors import JudgeError
-from evaluator.grade import Flag, JudgeInfo, Status, Verdict
 from evaluator.judge.client import JudgeOutcome
 from evaluator.judge.reply import KeyPointJudgement
+from evaluator.result import Flag, JudgeInfo, Status, Verdict
 from evaluator.rubrics.model import KeyPoint, Misconception, Rubric
 from evaluator.scoring.grader import OVERRULED, Grader
 from evaluator.settings import Settings

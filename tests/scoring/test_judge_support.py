@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from evaluator.grade import JudgeInfo, Verdict
 from evaluator.judge.client import JudgeOutcome
 from evaluator.judge.reply import KeyPointJudgement
+from evaluator.result import JudgeInfo, Verdict
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.rubrics.model import Rubric
 from evaluator.scoring.grader import UNSUPPORTED, Grader

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluator.grade import Status
+from evaluator.result import Status
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.rubrics.model import Misconception, Rubric
 from evaluator.scoring.grader import Grader

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluator.grade import Flag, Status
+from evaluator.result import Flag, Status
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.scoring.grader import Grader

@@ -1,3 +1,0 @@
-"""`evaluator batch`: CSV in (`table`: encodings, delimiters, columns), records graded into rows
-(`rows`, shared with evaluator.distributed; repeated answers graded once), graded rows out in
-input order (`job`), streamed in fsynced chunks so `--resume` continues after a crash (`sinks`)."""
