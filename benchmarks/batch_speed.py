@@ -42,7 +42,8 @@ def fmt(times: list[float]) -> str:
 def embedding_part(args: argparse.Namespace) -> bool:
     from evaluator.batch.local import BatchOptions, run_batch
     from evaluator.rubrics.adhoc import adhoc_rubric
-    from evaluator.scoring.grader import TOPIC_CHARS, Grader
+    from evaluator.scoring.encode import TOPIC_CHARS
+    from evaluator.scoring.grader import Grader
     from evaluator.settings import Settings
     from evaluator.text import is_blank, normalise, split_units, windows
 

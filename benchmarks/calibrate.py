@@ -68,7 +68,8 @@ from evaluator.quality.agreement import (
 from evaluator.rubrics.model import Rubric
 from evaluator.scoring import coverage
 from evaluator.scoring.calibration import CALIBRATIONS, FALLBACK, Calibration
-from evaluator.scoring.grader import MAX_UNITS, Grader
+from evaluator.scoring.grader import Grader
+from evaluator.scoring.prepare import MAX_UNITS
 from evaluator.settings import Settings
 from evaluator.text import content_tokens, normalise, split_units
 

@@ -79,7 +79,7 @@ def memo_embedder(name: str, persist: bool = False) -> MemoEmbedder:
 
 def naive_cosines(embedder: Embedder, rows: Sequence[AgreementRow]) -> np.ndarray:
     """The baseline: cosine of the whole answer with the whole reference answer, no rubric."""
-    from evaluator.scoring.grader import TOPIC_CHARS
+    from evaluator.scoring.encode import TOPIC_CHARS
     from evaluator.text import normalise
 
     answers = [normalise(r.answer)[:TOPIC_CHARS] for r in rows]

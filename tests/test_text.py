@@ -6,7 +6,8 @@ import pytest
 
 from evaluator.result import Flag
 from evaluator.rubrics.adhoc import adhoc_rubric
-from evaluator.scoring.grader import MAX_UNITS, Grader
+from evaluator.scoring.grader import Grader
+from evaluator.scoring.prepare import MAX_UNITS
 from evaluator.settings import Settings
 from evaluator.text import (
     MAX_UNIT_CHARS,

@@ -34,13 +34,14 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from evaluator.errors import EvaluatorError, JudgeError
 from evaluator.injection import injection_reasons, injection_spans
 from evaluator.judge import notices
 from evaluator.judge.breaker import Breaker
 from evaluator.judge.grounding import checked_judgement
+from evaluator.judge.outcome import JudgeOutcome
 from evaluator.judge.prompts import (
     MAX_ANSWER_CHARS,
     MAX_REFERENCE_CHARS,
@@ -83,24 +84,6 @@ FALLBACK_BUDGET = 0.6  # ...with this share of its token budget
 CONNECT_TIMEOUT = 10.0
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 MAX_RETRY_DELAY = 60.0  # seconds; a longer Retry-After is capped
-
-
-class JudgeOutcome(BaseModel):
-    """What `Judge.assess` returns: the verdicts after grounding, and any injection suspicion."""
-
-    judgements: dict[str, KeyPointJudgement]  # by key point id; only key points the judge judged
-    # The verdicts exactly as the judge wrote them, before quote grounding could lower them:
-    # what the model itself made of the answer.
-    raw_verdicts: dict[str, Verdict] = Field(default_factory=dict)
-    misconceptions: list[str] = Field(default_factory=list)  # ids the answer asserts
-    comment: str | None = None
-    # The detector found text addressed to the grader: the answer is flagged possible_injection.
-    injection_suspected: bool = False
-    # The detector's findings, then the judge's own "instructs the grader" if it said so: either
-    # makes a covered/partial verdict need a real quote about the key point (grounding.py).
-    injection_reasons: list[str] = Field(default_factory=list)
-    not_judged: list[str] = Field(default_factory=list)  # rubric key points the reply skipped
-    info: JudgeInfo
 
 
 # The response_format ladder: the schema with text lengths (llama.cpp enforces them), the

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from evaluator.result import Verdict
 
 if TYPE_CHECKING:
-    from evaluator.judge.client import JudgeOutcome
+    from evaluator.judge.outcome import JudgeOutcome
     from evaluator.rubrics.model import Rubric
 
 # Lowest first: a contradiction outranks a plain miss as the stricter reading.

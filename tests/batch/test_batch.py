@@ -21,7 +21,7 @@ from evaluator.batch.sinks import GRADE_COLUMNS, output_header
 from evaluator.batch.table import open_table, resolve_columns
 from evaluator.cli import main
 from evaluator.errors import EvaluatorError, InputError, JudgeError
-from evaluator.judge.client import JudgeOutcome
+from evaluator.judge.outcome import JudgeOutcome
 from evaluator.judge.reply import KeyPointJudgement
 from evaluator.result import Grade, JudgeInfo, Verdict
 from evaluator.rubrics.io import load_rubrics

@@ -19,7 +19,8 @@ from pydantic import SecretStr
 from evaluator.errors import JudgeError
 from evaluator.judge import notices
 from evaluator.judge.breaker import JudgeOff
-from evaluator.judge.client import Judge, JudgeOutcome
+from evaluator.judge.client import Judge
+from evaluator.judge.outcome import JudgeOutcome
 from evaluator.result import Flag, Grade
 from evaluator.rubrics.model import Rubric
 from evaluator.scoring.grader import Grader

@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from evaluator.judge.client import JudgeOutcome
 from evaluator.judge.order import prefix_runs
+from evaluator.judge.outcome import JudgeOutcome
 from evaluator.rubrics.model import Rubric
 from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings

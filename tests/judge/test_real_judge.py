@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from evaluator.errors import QuestionNotFound, RubricError
-from evaluator.judge.client import Judge, JudgeOutcome
+from evaluator.judge.client import Judge
+from evaluator.judge.outcome import JudgeOutcome
 from evaluator.result import Verdict
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.model import Rubric

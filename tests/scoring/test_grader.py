@@ -8,11 +8,12 @@ import time
 import pytest
 
 from evaluator.errors import JudgeError
-from evaluator.judge.client import JudgeOutcome
+from evaluator.judge.outcome import JudgeOutcome
 from evaluator.judge.reply import KeyPointJudgement
 from evaluator.result import Flag, JudgeInfo, Status, Verdict
 from evaluator.rubrics.model import KeyPoint, Misconception, Rubric
-from evaluator.scoring.grader import OVERRULED, Grader
+from evaluator.scoring.combine import OVERRULED
+from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
 
 RUBRIC = Rubric(
@@ -325,5 +326,5 @@ def test_one_example_of_a_key_points_listed_alternatives_states_it(monkeypatch) 
         return next(k.credit for k in grade.key_points if k.id == "k2")
 
     with_examples = example_credit()
-    monkeypatch.setattr("evaluator.scoring.grader.examples", lambda text: [])
+    monkeypatch.setattr("evaluator.scoring.encode.examples", lambda text: [])
     assert with_examples > example_credit()

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from evaluator.judge.client import JudgeOutcome
+from evaluator.judge.outcome import JudgeOutcome
 from evaluator.judge.reply import KeyPointJudgement
 from evaluator.result import JudgeInfo, Verdict
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.rubrics.model import Rubric
-from evaluator.scoring.grader import UNSUPPORTED, Grader
+from evaluator.scoring.combine import UNSUPPORTED
+from evaluator.scoring.grader import Grader
 from evaluator.settings import Settings
 
 pytestmark = pytest.mark.real_model
