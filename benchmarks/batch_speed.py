@@ -40,7 +40,7 @@ def fmt(times: list[float]) -> str:
 
 
 def embedding_part(args: argparse.Namespace) -> bool:
-    from evaluator.batch.local import BatchOptions, run_batch
+    from evaluator.batch import BatchOptions, run_batch
     from evaluator.rubrics.adhoc import adhoc_rubric
     from evaluator.scoring.encode import TOPIC_CHARS
     from evaluator.scoring.grader import Grader
@@ -132,7 +132,7 @@ def judge_part(args: argparse.Namespace) -> bool:
     sys.path.insert(0, str(PROJECT / "tests"))
     from fake_openai import FakeOpenAI, Step, judge_json
 
-    from evaluator.batch.local import BatchOptions, run_batch
+    from evaluator.batch import BatchOptions, run_batch
     from evaluator.rubrics.io import load_rubrics
     from evaluator.scoring.grader import Grader
     from evaluator.settings import Settings

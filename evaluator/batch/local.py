@@ -1,6 +1,6 @@
-"""Grade a CSV of answers: stream rows in, grade them in chunks, stream CSV or JSONL out.
+"""The local batch engine: stream a CSV's rows in, grade them in chunks, stream CSV or JSONL out.
 
-    result = run_batch(BatchOptions(input=Path("answers.csv"), output=Path("out.csv")))
+    result = run_batch(BatchOptions(input="answers.csv", output="out.csv"))   # job.py
 
 - Streaming: rows are read lazily and graded `chunk_size` at a time (one `grade_many` call, so
   one embedding call per chunk); each chunk is written, flushed and fsynced before the next is
@@ -23,7 +23,7 @@
 - Error limit: with `max_errors`, a run stops after the chunk in which its errored rows exceed
   the limit (a count, or a fraction of the rows graded in this run); the rows so far stay, and
   `resume=True` continues.
-- One writer per output: `prepare_batch` locks the output (files.OutputLock, `OUT.lock`) before
+- One writer per output: `prepare_local` locks the output (files.OutputLock, `OUT.lock`) before
   it reads or writes anything of it, and the lock is held to the end of `run` (or `close`); a
   second run on the same output is refused, naming the first.
 - Ctrl-C: `interrupted()` says what the output holds once the run has stopped; a chunk being
@@ -33,7 +33,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -43,6 +42,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from evaluator.batch.job import BatchOptions, BatchResult, ErrorLimit
 from evaluator.batch.manifest import RunManifest, make_manifest
 from evaluator.batch.rows import RowGrader, RubricResolver
 from evaluator.batch.sinks import (
@@ -75,77 +75,53 @@ Format = Literal["csv", "jsonl"]
 
 
 @dataclass(frozen=True)
-class ErrorLimit:
-    """How many errored rows a run may have: a count, or a fraction of the rows it graded."""
+class LocalOptions:
+    """The options the local engine reads, its input and output as paths."""
 
-    text: str  # as given, for messages
-    count: int | None = None
-    fraction: float | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> ErrorLimit:
-        given = text.strip()
-        if re.fullmatch(r"\d+", given):
-            return cls(given, count=int(given))
-        if re.fullmatch(r"\d*\.\d+", given) and float(given) <= 1:
-            return cls(given, fraction=float(given))
-        raise InputError(
-            f"--max-errors {text!r}: give a number of rows (e.g. 50) or a fraction of the rows "
-            "graded (e.g. 0.1)"
-        )
-
-    def exceeded(self, errors: int, rows: int) -> bool:
-        if self.count is not None:
-            return errors > self.count
-        return self.fraction is not None and errors > self.fraction * rows
-
-
-@dataclass
-class BatchOptions:
     input: Path
     output: Path
-    format: Format = "csv"
-    answer_col: str | None = None
-    id_col: str | None = None
-    question_col: str | None = None
-    reference_col: str | None = None
-    question: str | None = None  # every row answers this question (no question column needed)
-    encoding: str | None = None
-    delimiter: str | None = None
-    bom: bool = False  # UTF-8 with BOM, so Excel reads the output as UTF-8
-    chunk_size: int = 256
-    jobs: int = 1
-    resume: bool = False
-    force: bool = False
-    max_errors: ErrorLimit | None = None  # None: no limit
+    format: Format
+    answer_col: str | None
+    id_col: str | None
+    question_col: str | None
+    reference_col: str | None
+    question: str | None
+    encoding: str | None
+    delimiter: str | None
+    bom: bool
+    chunk_size: int
+    jobs: int
+    resume: bool
+    force: bool
+    max_errors: ErrorLimit | None
 
-
-@dataclass
-class BatchResult:
-    output: Path
-    rows: int  # rows in the output now
-    resumed: int  # rows that were already there
-    summary: Summary
-    columns: str  # how columns were mapped, for the user
-    stopped: str | None = None  # why the run stopped before the end of the input (--max-errors)
+    @classmethod
+    def of(cls, o: BatchOptions) -> LocalOptions:
+        assert o.format in ("csv", "jsonl")  # BatchOptions.check: parquet is Ray's
+        return cls(
+            Path(o.input), Path(o.output), o.format, o.answer_col, o.id_col, o.question_col,
+            o.reference_col, o.question, o.encoding, o.delimiter, o.bom, o.chunk_size, o.jobs,
+            o.resume, o.force, o.max_errors,
+        )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- the run
 
 
 @dataclass
-class BatchJob:
-    """A checked batch, ready to run: the input is readable, columns and rubrics resolve, and
-    the output may be written. Everything that can fail for the whole file fails here."""
+class LocalJob:
+    """A checked batch, ready to run (job.BatchJob): the input is readable, columns and
+    rubrics resolve, and the output may be written, under its lock."""
 
-    options: BatchOptions
+    options: LocalOptions
     table: Table
     columns: Columns
     rows: RowGrader  # records -> graded rows, remembering repeated answers
     settings: Settings
     manifest: RunManifest  # written beside the output; on resume, matched against its own
-    lock: OutputLock  # held from prepare_batch to the end of `run` (or `close`)
+    lock: OutputLock  # held from prepare_local to the end of `run` (or `close`)
     existed: bool  # the output was there before this run
+    grader: Grader | None = None  # None: built from `settings` when the run starts
     summary: Summary = field(default_factory=Summary)
     saved: int = 0  # rows on disk in the output, once it is in place (resumed ones included)
     placed: bool = False  # the output is this run's (committed or resumed), not what was there
@@ -159,12 +135,12 @@ class BatchJob:
 
     def run(
         self,
-        grader: Grader | None = None,
+        *,
         on_resumed: Callable[[int], None] | None = None,
         on_rows: Callable[[int], None] | None = None,
     ) -> BatchResult:
         try:
-            return self._run(grader, on_resumed, on_rows)
+            return self._run(self.grader, on_resumed, on_rows)
         finally:
             self.lock.release()
 
@@ -236,7 +212,7 @@ class BatchJob:
         finally:
             sink.close()
             records.close()
-        return BatchResult(o.output, done + written, done, self.summary, self.mapping, stopped)
+        return BatchResult(str(o.output), done + written, done, self.summary, self.mapping, stopped)
 
     def interrupted(self) -> str:
         """What to tell a user who stopped the run (Ctrl-C): true of the output as it is now."""
@@ -291,21 +267,15 @@ def _interrupt_deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def prepare_batch(
-    options: BatchOptions,
-    settings: Settings | None = None,
+def prepare_local(
+    batch: BatchOptions,
+    settings: Settings,
     rubrics: RubricSet | None = None,
-) -> BatchJob:
-    """Check the input, the column mapping, the rubrics and the output before any grading."""
-    settings = settings or Settings()
-    if options.format not in ("csv", "jsonl"):
-        raise InputError(f"unknown output format '{options.format}' (csv or jsonl)")
-    if options.chunk_size < 1:
-        raise InputError("chunk size must be at least 1")
-    if options.jobs < 1:
-        raise InputError("jobs must be at least 1")
-    if options.bom and options.format != "csv":
-        raise InputError("a BOM (--bom/--excel) is for CSV output; JSONL is plain UTF-8")
+    grader: Grader | None = None,
+) -> LocalJob:
+    """Check the input, the column mapping, the rubrics and the output before any grading
+    (job.prepare_batch has checked the options)."""
+    options = LocalOptions.of(batch)
     table = open_table(options.input, options.encoding, options.delimiter)
     columns = resolve_columns(
         table,
@@ -365,13 +335,13 @@ def prepare_batch(
         resolver = RubricResolver(columns, rubric_set, fixed)
         extra_name = extra_column(table.header) if options.format == "csv" else EXTRA_COLUMN
         rows = RowGrader(len(table.header), columns, resolver, extra_name, jobs=options.jobs)
-        return BatchJob(options, table, columns, rows, settings, manifest, lock, existed)
+        return LocalJob(options, table, columns, rows, settings, manifest, lock, existed, grader)
     except BaseException:
         lock.release()
         raise
 
 
-def _check_output(options: BatchOptions) -> None:
+def _check_output(options: LocalOptions) -> None:
     """What can be said of the output path alone, before it is locked."""
     out, src = options.output, options.input
     if out.exists() and out.resolve() == src.resolve():
@@ -380,12 +350,10 @@ def _check_output(options: BatchOptions) -> None:
         raise InputError(f"{src}: is the lock file of {out}, not an input")
     if out.is_dir():
         raise InputError(f"{out}: is a directory; give a file name for the output")
-    if options.resume and options.force:
-        raise InputError("--resume and --force contradict each other: pick one")
     check_can_write(out, "the output")
 
 
-def _check_locked_output(options: BatchOptions) -> None:
+def _check_locked_output(options: LocalOptions) -> None:
     """What the output holds decides what may be done with it: asked only under its lock, so
     no other run is changing it meanwhile."""
     out = options.output
@@ -405,7 +373,7 @@ def _has_content(path: Path) -> bool:
         return False
 
 
-def _check_resume(options: BatchOptions, now: RunManifest) -> None:
+def _check_resume(options: LocalOptions, now: RunManifest) -> None:
     """Refuse to resume an output that another run (or no run of ours) wrote."""
     out = options.output
     then = RunManifest.load(out)
@@ -415,15 +383,3 @@ def _check_resume(options: BatchOptions, now: RunManifest) -> None:
             "how it was made; use --force to start over, or another -o"
         )
     then.check_resume(out, now)
-
-
-def run_batch(
-    options: BatchOptions,
-    settings: Settings | None = None,
-    *,
-    grader: Grader | None = None,
-    rubrics: RubricSet | None = None,
-    on_rows: Callable[[int], None] | None = None,
-) -> BatchResult:
-    """Check everything, then grade the whole input into `options.output`."""
-    return prepare_batch(options, settings, rubrics).run(grader, on_rows=on_rows)

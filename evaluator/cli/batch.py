@@ -4,9 +4,8 @@ with `--engine ray`, files, folders of shards or URIs on a Ray cluster (evaluato
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,7 +16,9 @@ from . import main
 from .common import embedder_option, judge_options, rubrics_option, settings_from_flags
 
 if TYPE_CHECKING:
-    from evaluator.batch.local import Format
+    from rich.console import Console
+
+    from evaluator.batch import BatchJob, BatchResult, Engine, Format
 
 
 @main.command("batch")
@@ -140,7 +141,7 @@ if TYPE_CHECKING:
 def batch_command(
     input_csv: str,
     output: str,
-    fmt: Format,  # click.Choice above lets only these through
+    fmt: Format,  # the click.Choices above let only these through
     answer_col: str | None,
     id_col: str | None,
     question_col: str | None,
@@ -156,11 +157,11 @@ def batch_command(
     max_errors: str | None,
     report_path: Path | None,
     quiet: bool,
-    engine: str,
+    engine: Engine,
     ray_address: str | None,
     actors: int,
     actor_resources: str | None,
-    **flags: Any,
+    **flags: object,
 ) -> None:
     """Grade every answer in INPUT.csv; write one output row per input row, in order.
 
@@ -181,65 +182,44 @@ def batch_command(
       evaluator batch s3://b/run/ -o s3://b/graded/ --engine ray --ray-address auto \\
           --actors 64 --format parquet
     """
-    from evaluator.batch.local import BatchOptions, ErrorLimit, prepare_batch
+    from evaluator.batch import BatchOptions, ErrorLimit, prepare_batch
 
-    settings = settings_from_flags(**flags)
-    shared: dict[str, Any] = {  # what both engines take
-        "format": fmt,
-        "answer_col": answer_col,
-        "id_col": id_col,
-        "question_col": question_col,
-        "reference_col": reference_col,
-        "question": fixed_question,
-        "encoding": encoding,
-        "delimiter": delimiter,
-        "bom": bom,
-        "force": force,
-    }
-    if engine == "ray":
-        if resume or max_errors is not None:
-            flag = "--resume" if resume else "--max-errors"
-            raise click.UsageError(f"{flag} is for the local engine; --engine ray starts over")
-        from evaluator.batch.ray.engine import RayBatchOptions, prepare_ray_batch
-
-        ray_job = prepare_ray_batch(
-            RayBatchOptions(
-                input=input_csv,
-                output=output,
-                **shared,
-                address=ray_address,
-                actors=actors,
-                resources=_resources(actor_resources),
-                batch_size=chunk_size,
-                jobs=jobs,
-            ),
-            settings,
-        )
-        stopped = f"stopped; nothing was written to {output}: the run starts over when rerun"
-        _finish(ray_job, input_csv, output, report_path, quiet, lambda: stopped)
-        return
-    if ray_address is not None or actor_resources is not None:
-        raise click.UsageError("--ray-address and --actor-resources go with --engine ray")
-    if fmt == "parquet":
-        raise click.UsageError("--format parquet is for --engine ray; use csv or jsonl")
     options = BatchOptions(
-        input=Path(input_csv),
-        output=Path(output),
-        **shared,
+        input=input_csv,
+        output=output,
+        engine=engine,
+        format=fmt,
+        answer_col=answer_col,
+        id_col=id_col,
+        question_col=question_col,
+        reference_col=reference_col,
+        question=fixed_question,
+        encoding=encoding,
+        delimiter=delimiter,
+        bom=bom,
+        force=force,
         chunk_size=chunk_size,
         jobs=jobs,
         resume=resume,
         max_errors=ErrorLimit.parse(max_errors) if max_errors is not None else None,
+        address=ray_address,
+        actors=actors,
+        resources=_resources(actor_resources),
     )
     try:
-        job = prepare_batch(options, settings)  # every whole-file problem fails here
+        options.check()  # options that do not go together, or with this engine: usage errors
+    except InputError as exc:
+        raise click.UsageError(str(exc)) from None
+    settings = settings_from_flags(**flags)
+    try:
+        job = prepare_batch(options, settings)  # every whole-input problem fails here
     except KeyboardInterrupt:
         # Stopped while checking: no output was opened for writing.
         there = "was left as it was" if Path(output).exists() else "was not created"
         click.echo(f"stopped before grading; {output} {there}", err=True)
         raise
     try:
-        _finish(job, input_csv, output, report_path, quiet, job.interrupted)
+        _finish(job, input_csv, output, report_path, quiet)
     finally:
         job.close()  # the output's lock, when _finish failed before the run
 
@@ -263,15 +243,9 @@ def _resources(text: str | None) -> dict[str, float] | None:
 
 
 def _finish(
-    job: Any,
-    input_csv: str,
-    output: str,
-    report_path: Path | None,
-    quiet: bool,
-    stopped: Callable[[], str],
+    job: BatchJob, input_csv: str, output: str, report_path: Path | None, quiet: bool
 ) -> None:
-    """Run a prepared batch (local or Ray) under the progress bar; the summary and report.
-    `stopped`: what to say on Ctrl-C, asked once the run has stopped."""
+    """Run a prepared batch under the progress bar; the summary and report."""
     from rich.console import Console
 
     from evaluator.files import check_can_write
@@ -293,7 +267,7 @@ def _finish(
     try:
         result = _run_with_progress(job, console) if show_progress else job.run()
     except KeyboardInterrupt:
-        console.print(stopped(), highlight=False, soft_wrap=True)
+        console.print(job.interrupted(), highlight=False, soft_wrap=True)
         raise
 
     if report_path is not None:
@@ -320,13 +294,14 @@ def _finish(
         )
 
 
-def _run_with_progress(job: Any, console: Any) -> Any:
+def _run_with_progress(job: BatchJob, console: Console) -> BatchResult:
     """The batch under a rich progress bar: rows done, rate and time left."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
         Progress,
         ProgressColumn,
+        Task,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
@@ -334,7 +309,7 @@ def _run_with_progress(job: Any, console: Any) -> Any:
     from rich.text import Text
 
     class RateColumn(ProgressColumn):
-        def render(self, task: Any) -> Text:
+        def render(self, task: Task) -> Text:
             speed = task.finished_speed or task.speed
             return Text(f"{speed:,.1f} rows/s" if speed else "– rows/s", style="cyan")
 

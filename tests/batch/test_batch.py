@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from evaluator.batch import BatchOptions, prepare_batch, run_batch
 from evaluator.batch import rows as rows_module
-from evaluator.batch.local import BatchOptions, prepare_batch, run_batch
 from evaluator.batch.sinks import GRADE_COLUMNS, output_header
 from evaluator.batch.table import open_table, resolve_columns
 from evaluator.cli import main

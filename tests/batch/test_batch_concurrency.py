@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from evaluator.batch.local import BatchOptions, prepare_batch, run_batch
+from evaluator.batch import BatchOptions, prepare_batch, run_batch
 from evaluator.errors import InputError
 from evaluator.files import LockOwner, OutputLock, lock_path
 from evaluator.scoring.grader import Grader
@@ -259,9 +259,10 @@ def test_ctrl_c_in_a_resumed_run_counts_the_rows_already_there(tmp_path: Path) -
     run_batch(BatchOptions(input=src, output=out, chunk_size=4), settings)
     data = out.read_bytes()
     out.write_bytes(data[: data.rstrip().rfind(b"\n") + 1])  # the last row lost in a crash
-    job = prepare_batch(BatchOptions(input=src, output=out, resume=True), settings)
+    stopper = _Stopped("hashing", settings=settings)
+    job = prepare_batch(BatchOptions(input=src, output=out, resume=True), settings, grader=stopper)
     with pytest.raises(KeyboardInterrupt):
-        job.run(_Stopped("hashing", settings=settings))
+        job.run()
     assert job.interrupted() == (
         f"stopped; {out} holds the 9 rows graded so far: rerun with --resume to continue"
     )

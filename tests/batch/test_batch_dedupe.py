@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.batch.local import BatchOptions, run_batch
+from evaluator.batch import BatchOptions, run_batch
 from evaluator.batch.rows import RowGrader, RubricResolver
 from evaluator.batch.sinks import GRADE_COLUMNS
 from evaluator.batch.sinks import grade_cells as grade_cells_of

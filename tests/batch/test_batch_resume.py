@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from evaluator.batch.local import BatchOptions, Format, run_batch
+from evaluator.batch import BatchOptions, Format, run_batch
 from evaluator.cli import main
 from evaluator.errors import InputError
 from evaluator.present.summary import Summary

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from evaluator.batch import BatchOptions, ErrorLimit, run_batch
 from evaluator.batch import manifest as manifest_module
-from evaluator.batch.local import BatchOptions, ErrorLimit, run_batch
 from evaluator.cli import main
 from evaluator.errors import InputError
 from evaluator.notes.check import CACHE_FORMAT

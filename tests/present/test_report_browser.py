@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from evaluator.batch.local import BatchOptions, run_batch
+from evaluator.batch import BatchOptions, run_batch
 from evaluator.present.html import render_html
 from evaluator.present.summary import MAX_MISSED_KEYS, RowView, Summary
 from evaluator.settings import Settings

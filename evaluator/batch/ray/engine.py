@@ -1,10 +1,13 @@
-"""`evaluator batch --engine ray`: read with Ray Data, grade on an actor pool, write shards.
+"""The Ray batch engine (`evaluator batch --engine ray`): read with Ray Data, grade on an actor
+pool, write shards.
 
-    job = prepare_ray_batch(RayBatchOptions(input="answers/", output="graded/"), settings)
+    job = prepare_batch(BatchOptions(input="answers/", output="graded/", engine="ray"), settings)
     result = job.run(on_rows=progress.advance)
 
-- Everything that can fail for the whole input fails in `prepare_ray_batch`, before Ray starts:
-  the input's files and kind, the column mapping, the rubrics, the output folder.
+- Everything that can fail for the whole input fails in `prepare_ray`, before Ray starts: the
+  input's files and kind, the column mapping, the rubrics, the output folder. A local output
+  folder is locked for the run (files.OutputLock, `OUT.lock` beside it), as the local engine
+  locks its file: two runs would each rename their result over the other's.
 - Without an address, a local Ray starts on this machine and stops at the end; `auto` or
   `ray://…` (or host:port) joins a running cluster. Ray schedules, retries and moves the data:
   there is no queue of our own.
@@ -23,11 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from evaluator.batch.job import BatchOptions, BatchResult
 from evaluator.batch.manifest import make_manifest
 from evaluator.batch.ray.dataset import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_CONCURRENCY,
-    DEFAULT_JOBS,
     GradeSpec,
     map_grades,
     require_ray,
@@ -47,7 +48,7 @@ from evaluator.batch.ray.shards import (
 )
 from evaluator.batch.sinks import row_view
 from evaluator.errors import EvaluatorError, InputError
-from evaluator.files import atomic_write
+from evaluator.files import OutputLock, atomic_write
 from evaluator.present.summary import Summary
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.settings import Settings
@@ -57,47 +58,49 @@ TITLE = "_evaluator_title"  # internal columns: read here, never written
 WORKER = "_evaluator_worker"
 
 
-@dataclass
-class RayBatchOptions:
+@dataclass(frozen=True)
+class RayOptions:
+    """The options the Ray engine reads."""
+
     input: str  # a file, a folder of shards, or a URI Ray Data reads
     output: str  # a folder (local or URI) for the shards and the manifest
-    format: Kind = "csv"
-    answer_col: str | None = None
-    id_col: str | None = None
-    question_col: str | None = None
-    reference_col: str | None = None
-    question: str | None = None
-    encoding: str | None = None
-    delimiter: str | None = None
-    bom: bool = False
-    force: bool = False
-    address: str | None = None  # None: a local Ray on this machine
-    actors: int = DEFAULT_CONCURRENCY
-    batch_size: int = DEFAULT_BATCH_SIZE
-    jobs: int = DEFAULT_JOBS
-    shard_rows: int = 100_000
-    resources: dict[str, float] | None = None  # custom Ray resources each actor needs
+    format: Kind
+    answer_col: str | None
+    id_col: str | None
+    question_col: str | None
+    reference_col: str | None
+    question: str | None
+    encoding: str | None
+    delimiter: str | None
+    bom: bool
+    force: bool
+    address: str | None  # None: a local Ray on this machine
+    actors: int
+    batch_size: int
+    jobs: int
+    shard_rows: int
+    resources: dict[str, float] | None  # custom Ray resources each actor needs
+
+    @classmethod
+    def of(cls, o: BatchOptions) -> RayOptions:
+        return cls(
+            o.input_text, o.output_text, o.format, o.answer_col, o.id_col, o.question_col,
+            o.reference_col, o.question, o.encoding, o.delimiter, o.bom, o.force, o.address,
+            o.actors, o.chunk_size, o.jobs, o.shard_rows, o.resources,
+        )  # fmt: skip
 
 
 @dataclass
-class RayBatchResult:
-    output: str
-    rows: int
-    summary: Summary
-    columns: str
-    manifest: ShardManifest
-    resumed: int = 0  # the CLI's summary reads these as for a local batch
-    stopped: str | None = None
+class RayJob:
+    """A checked Ray batch, ready to run (job.BatchJob)."""
 
-
-@dataclass
-class RayBatchJob:
-    options: RayBatchOptions
+    options: RayOptions
     source: Source
     spec: GradeSpec
     destination: Destination
     manifest: ShardManifest  # without rows, shards and nodes yet
     session: RaySession
+    lock: OutputLock | None  # a local output folder's, held to the end of `run` (or `close`)
     summary: Summary = field(default_factory=Summary)
     _total: int | None = None
 
@@ -112,11 +115,28 @@ class RayBatchJob:
             self._total = self.source.read().count()
         return self._total
 
+    def interrupted(self) -> str:
+        out = self.options.output
+        return f"stopped; nothing was written to {out}: the run starts over when rerun"
+
+    def close(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
     def run(
         self,
+        *,
         on_resumed: Callable[[int], None] | None = None,
         on_rows: Callable[[int], None] | None = None,
-    ) -> RayBatchResult:
+    ) -> BatchResult:
+        try:
+            return self._run(on_resumed, on_rows)
+        finally:
+            self.close()
+
+    def _run(
+        self, on_resumed: Callable[[int], None] | None, on_rows: Callable[[int], None] | None
+    ) -> BatchResult:
         o, spec = self.options, self.spec
         writer = ShardWriter(
             self.destination.fs,
@@ -165,7 +185,7 @@ class RayBatchJob:
             if not done:
                 writer.abort()
                 self.destination.discard()
-        return RayBatchResult(o.output, self.summary.rows, self.summary, self.mapping, manifest)
+        return BatchResult(o.output, self.summary.rows, 0, self.summary, self.mapping)
 
     def _count(self, table: object, nodes: Counter[str]) -> None:
         """Each row into the summary, as local batch counts it; rows per node."""
@@ -216,7 +236,7 @@ class RaySession:
     """Ray for this run: joined or started on first use (and then stopped by `close`), or the
     one this process already runs (left running)."""
 
-    def __init__(self, options: RayBatchOptions) -> None:
+    def __init__(self, options: RayOptions) -> None:
         self.options = options
         self.started = False
 
@@ -262,21 +282,13 @@ def _quiet_ray_data() -> None:
     ctx.execution_options.preserve_order = True
 
 
-def prepare_ray_batch(
-    options: RayBatchOptions,
-    settings: Settings | None = None,
-    rubrics: RubricSet | None = None,
-) -> RayBatchJob:
-    """Check the input, the column mapping, the rubrics and the output before any grading."""
+def prepare_ray(
+    batch: BatchOptions, settings: Settings, rubrics: RubricSet | None = None
+) -> RayJob:
+    """Check the input, the column mapping, the rubrics and the output before any grading
+    (job.prepare_batch has checked the options)."""
     require_ray()
-    settings = settings or Settings()
-    o = options
-    if o.format not in ("csv", "jsonl", "parquet"):
-        raise InputError(f"unknown output format '{o.format}' (csv, jsonl or parquet)")
-    if o.bom and o.format != "csv":
-        raise InputError("a BOM (--bom/--excel) is for CSV output")
-    if o.actors < 1 or o.batch_size < 1 or o.jobs < 1 or o.shard_rows < 1:
-        raise InputError("actors, batch size, jobs and shard rows must be at least 1")
+    o = RayOptions.of(batch)
     source = open_source(o.input, o.delimiter, o.encoding)
     session = RaySession(o)
     names = source.names or _names(source, session)
@@ -304,7 +316,16 @@ def prepare_ray_batch(
         settings=settings,
         rubrics=spec.rubrics,
     )
-    destination = prepare_destination(o.output, source, o.force)
+    # A local output folder is locked before it is looked at; a URI's store has no such lock.
+    lock = None if is_uri(o.output) else OutputLock(Path(o.output), "evaluator batch --engine ray")
+    if lock is not None:
+        lock.acquire()
+    try:
+        destination = prepare_destination(o.output, source, o.force)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
     manifest = ShardManifest(
         input=o.input,
         format=o.format,
@@ -323,7 +344,7 @@ def prepare_ray_batch(
             nodes={},
         ),
     )
-    return RayBatchJob(o, source, spec, destination, manifest, session)
+    return RayJob(o, source, spec, destination, manifest, session, lock)
 
 
 def _names(source: Source, session: RaySession) -> list[str]:

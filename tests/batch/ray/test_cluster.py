@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from evaluator.batch.local import BatchOptions, run_batch
+from evaluator.batch import BatchOptions, run_batch
 from evaluator.batch.sinks import GRADE_COLUMNS
 from evaluator.settings import Settings
 from tests.batch.ray.cluster import Cluster, new_cluster
@@ -187,7 +187,7 @@ def test_a_killed_actor_is_restarted_and_no_row_is_lost_or_graded_twice(
 def test_engine_reads_a_folder_of_csv_shards_and_keeps_every_cell_as_written(
     cluster: Cluster, settings: Settings, tmp_path: Path
 ) -> None:
-    from evaluator.batch.ray.engine import RayBatchOptions, prepare_ray_batch
+    from evaluator.batch import prepare_batch
 
     header = ["id", "question", "reference_answer", "answer", "given"]
     ref = "A stack is a last-in first-out data structure."
@@ -202,8 +202,10 @@ def test_engine_reads_a_folder_of_csv_shards_and_keeps_every_cell_as_written(
     write_rows(folder / "b.csv", [header, *second])
     write_rows(folder / "_notes.csv", [header])  # skipped, as Ray Data skips "_…" files
     out = tmp_path / "graded"
-    options = RayBatchOptions(input=str(folder), output=str(out), format="jsonl", batch_size=2)
-    result = prepare_ray_batch(options, settings).run()
+    options = BatchOptions(
+        engine="ray", input=str(folder), output=str(out), format="jsonl", chunk_size=2
+    )
+    result = prepare_batch(options, settings).run()
     manifest = json.loads((out / "_manifest.json").read_text(encoding="utf-8"))
     rows = [
         json.loads(line)
@@ -232,7 +234,7 @@ def test_engine_writes_parquet_from_parquet_keeping_the_column_types(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from evaluator.batch.ray.engine import RayBatchOptions, prepare_ray_batch
+    from evaluator.batch import prepare_batch
 
     ref = "A queue is first-in first-out."
     table = pa.table(
@@ -246,8 +248,8 @@ def test_engine_writes_parquet_from_parquet_keeping_the_column_types(
     src = tmp_path / "answers.parquet"
     pq.write_table(table, src)
     out = tmp_path / "graded"
-    options = RayBatchOptions(input=str(src), output=str(out), format="parquet")
-    prepare_ray_batch(options, settings).run()
+    options = BatchOptions(engine="ray", input=str(src), output=str(out), format="parquet")
+    prepare_batch(options, settings).run()
     graded = pq.read_table(out / "part-00000.parquet")
     assert graded.column_names == [*table.column_names, *GRADE_COLUMNS]
     assert graded.column("id").to_pylist() == [1, 2, 3]  # still integers
@@ -266,7 +268,7 @@ def write_rows(path: Path, rows: list[list[str]]) -> Path:
 def test_a_csv_row_the_reader_rejects_stops_the_run_in_one_line_with_nothing_written(
     cluster: Cluster, settings: Settings, tmp_path: Path
 ) -> None:
-    from evaluator.batch.ray.engine import RayBatchOptions, prepare_ray_batch
+    from evaluator.batch import prepare_batch
     from evaluator.errors import InputError
 
     ref = "A stack is last in, first out."
@@ -276,7 +278,7 @@ def test_a_csv_row_the_reader_rejects_stops_the_run_in_one_line_with_nothing_wri
         [["id", "question", "reference_answer", "answer"], *good, ["x", "q", ref, ref, "extra"]],
     )
     out = tmp_path / "graded"
-    job = prepare_ray_batch(RayBatchOptions(input=str(src), output=str(out)), settings)
+    job = prepare_batch(BatchOptions(engine="ray", input=str(src), output=str(out)), settings)
     with pytest.raises(InputError) as caught:
         job.run()
     message = str(caught.value)
@@ -287,14 +289,14 @@ def test_a_csv_row_the_reader_rejects_stops_the_run_in_one_line_with_nothing_wri
 def test_engine_grades_named_questions_as_local_batch_does(
     cluster: Cluster, tmp_path: Path
 ) -> None:
-    from evaluator.batch.ray.engine import RayBatchOptions, prepare_ray_batch
+    from evaluator.batch import prepare_batch
 
     # The bundled rubrics, each row naming its question: rows are compared with the other
     # questions of the set (answers_other_question), on the actors as in local batch.
     settings = Settings(embedder="hashing", cache_dir=tmp_path / "cache")
     src = REPO / "examples" / "answers.csv"
     out = tmp_path / "graded"
-    prepare_ray_batch(RayBatchOptions(input=str(src), output=str(out)), settings).run()
+    prepare_batch(BatchOptions(engine="ray", input=str(src), output=str(out)), settings).run()
     local_out = tmp_path / "local.csv"
     run_batch(BatchOptions(input=src, output=local_out), settings)
     assert (out / "part-00000.csv").read_bytes() == local_out.read_bytes()
