@@ -12,8 +12,8 @@ import click
 import pytest
 
 from evaluator.cli import main
-from tests.helpers import REPO
 
+REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs" / "cli.md"
 
 
