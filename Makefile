@@ -1,4 +1,5 @@
-# Two commands a new user needs (README): `make demo` and `make test`.
+# Two commands a new user needs (README): `make demo` and `make test`. Contributors' quick loop
+# before a commit: `make check`.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -6,7 +7,7 @@ BIN    := $(VENV)/bin
 JUDGE_HOME ?= $(HOME)/.cache/answer-evaluator/judge-server
 export JUDGE_HOME
 
-.PHONY: demo test lint format judge-server judge-server-build browser tmux clean
+.PHONY: demo test check lint format judge-server judge-server-build browser tmux clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +73,18 @@ tmux:
 
 test: lint judge-server-build browser tmux
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+# The quick loop before a commit: lint, then every test that needs no real component. Left out
+# by marker: real embedding models, the judge server, the browser, the Ray cluster. Left out by
+# name: the practice session typed into tmux, the pre-commit end-to-end tests (they pip-install
+# the project into a fresh hook environment, about a minute, through pip's index), and the
+# check of the cached judge build (it needs `make judge-server-build`). `make test` runs them all.
+CHECK_MARKERS := not real_model and not judge_server and not browser and not ray_cluster
+CHECK_SKIP := not test_practice_terminal and not test_precommit_e2e and not test_the_cached_build_was_compiled_without_native_flags
+check: lint
+	$(BIN)/ruff check scripts/cli-docs
+	$(BIN)/ruff format --check scripts/cli-docs
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m "$(CHECK_MARKERS)" -k "$(CHECK_SKIP)"
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
