@@ -80,7 +80,7 @@ def key_point_evidence(
     (a sentence on dropout is not also evidence of early stopping), and one that states no key
     point at all (filler) is no evidence of any. Candidates flagged in `ignore` are evidence of
     nothing, and `excluded[k, c]` marks a candidate that is no evidence of key point k (it
-    turns k around: text.reverses).
+    turns k around: polarity.reverses).
     """
     if similarity.size == 0:
         k = len(similarity)
@@ -237,7 +237,7 @@ def misconception_matches(
     that repeats a word of misconception m the question does not use (`worded[m, u]`) needs
     less similarity (a sentence `misconception_worded`, a clause `misconception`) if it
     prefers the misconception by the wider `misconception_worded_margin`. `denied[m, u]` marks
-    a unit that says the opposite of misconception m (text.denies): close in embedding space,
+    a unit that says the opposite of misconception m (polarity.denies): close in embedding space,
     yet not asserting it. `excluded[k, u]` marks a key point that unit u denies, so its
     closeness is no reason to doubt the wrong claim: "推理时使用当前批次的统计量" is close to
     "推理时使用滑动平均，而不是当前批次的统计量" only in its words.

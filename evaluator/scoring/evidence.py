@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from evaluator.polarity import denies, reverses
 from evaluator.result import Flag, KeyPointResult, MisconceptionHit, OtherQuestion, Status
 from evaluator.rubrics.model import Rubric
 from evaluator.scoring import coverage
@@ -30,11 +31,9 @@ from evaluator.scoring.encode import AnswerVectors, RubricVectors
 from evaluator.scoring.prepare import Prepared
 from evaluator.text import (
     content_tokens,
-    denies,
     detect_language,
     is_list_question,
     is_term_list,
-    reverses,
     visible_length,
 )
 
