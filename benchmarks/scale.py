@@ -60,7 +60,7 @@ def _share(rubric: Rubric, grade: Grade) -> float:
     return rubric.weighted_share({k.id: k.credit for k in grade.key_points})
 
 
-def _scores(graded: list[tuple[Rubric, Grade]], values: np.ndarray, cap: float) -> np.ndarray:
+def scores(graded: list[tuple[Rubric, Grade]], values: np.ndarray, cap: float) -> np.ndarray:
     """What the grader's `_score` makes of each grade under the scale (KNOTS, values)."""
     out = []
     for rubric, g in graded:
@@ -93,7 +93,7 @@ def fit_scale(
     levels = np.array([c.level or "" for c in cases])
 
     def in_band(values: np.ndarray) -> np.ndarray:
-        s = _scores(graded, values, cap)
+        s = scores(graded, values, cap)
         return (s >= low) & (s <= high)
 
     def objective(values: np.ndarray) -> float:
@@ -152,7 +152,7 @@ def main() -> None:
 
     grader = Grader(embedder, settings=settings, calibration=fitted, compare_with=rubrics)
     report = run_golden(cases, rubrics, grader, str(args.cases))
-    predicted = _scores(graded, values, shape.off_topic_cap)
+    predicted = scores(graded, values, shape.off_topic_cap)
     real = np.array([r.score for r in report.results])
     if np.max(np.abs(predicted - real)) > 0.11:  # one rounding step
         raise SystemExit("the grader and this script's arithmetic disagree: fix before shipping")

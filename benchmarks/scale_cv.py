@@ -79,7 +79,7 @@ def main() -> None:
                 values, _ = scale.fit_scale(
                     [cases[i] for i in fit], [graded[i] for i in fit], shape.off_topic_cap
                 )
-                scores = scale._scores([graded[i] for i in held], values, shape.off_topic_cap)
+                scores = scale.scores([graded[i] for i in held], values, shape.off_topic_cap)
                 for i, s in zip(held, scores, strict=True):
                     in_band[cases[i].level or ""] += bool(cases[i].min <= s <= cases[i].max)
         cells = [f"{in_band[level] / args.splits:.1f}" for level in levels]

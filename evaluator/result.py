@@ -15,7 +15,7 @@ class Flag(StrEnum):
     # Closer to another question of the rubric set than to its own (see Grade.answers_other).
     ANSWERS_OTHER_QUESTION = "answers_other_question"
     MISCONCEPTION = "misconception"
-    # Embeddings measure coverage and topicality, not truth (DESIGN.md, measured).
+    # Embeddings measure coverage and topicality, not truth (docs/scoring.md, measured).
     EMBEDDING_ONLY = "embedding_only_cannot_verify_correctness"
     POSSIBLE_INJECTION = "possible_injection"
     JUDGE_UNSCORED = "judge_unscored"

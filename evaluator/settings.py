@@ -62,8 +62,8 @@ class Settings(BaseModel):
     judge_retries: int = Field(default=2, ge=0)
     judge_temperature: float = Field(default=0.0, ge=0, le=2)
     # Combined credit = judge_weight * judge credit + (1 - judge_weight) * embedding credit; the
-    # score mixes the judge's share with the embeddings' scaled share alike. 0.5: on cases-dev
-    # with the bundled judge, 122/158 in band against 117 at 0.7 (benchmarks/README.md).
+    # score mixes the judge's share with the embeddings' scaled share alike. Half and half did
+    # best of the weights tried with the bundled judge (benchmarks/README.md, judge_weight).
     judge_weight: float = Field(default=0.5, ge=0, le=1)
     # How much the judge writes: "full" (reasoning, a reason per key point, a comment),
     # "rationale" (one sentence of reasoning, then verdicts and quotes) or "compact" (verdicts

@@ -4,7 +4,7 @@ answer to a different question).
 
 For every question, the good answer must score above the partial one, which must score above the
 off-topic one, and an empty answer scores 0. The wrong answers are not ordered here: embeddings
-measure coverage and topicality, not truth (DESIGN.md); misconceptions and the judge catch them.
+measure coverage and topicality, not truth (docs/scoring.md); misconceptions and the judge catch them.
 
 - use-multilingual (the default) against the curated rubrics, Chinese and English answers alike
   (the model is cross-lingual);
