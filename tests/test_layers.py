@@ -13,7 +13,7 @@ from tests.helpers import REPO
 PACKAGE = REPO / "evaluator"
 FOUNDATION = {
     "errors", "settings", "result", "text", "polarity", "markdown", "kvstore", "files",
-    "injection",
+    "injection", "cores",
 }  # fmt: skip
 # What each part may import besides itself ("foundation": the modules above, which may import
 # each other).

@@ -63,15 +63,23 @@ from evaluator.batch.table import (
 )
 from evaluator.errors import InputError
 from evaluator.files import OutputLock, check_can_write, lock_path
+from evaluator.kvstore import cache_key
 from evaluator.present.summary import RowView, Summary
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.lookup import RubricSet
+from evaluator.scoring.fingerprint import grading_context
+from evaluator.scoring.grade_cache import GradeCache
 from evaluator.settings import Settings
 
 if TYPE_CHECKING:
     from evaluator.scoring.grader import Grader
 
 Format = Literal["csv", "jsonl"]
+# Grades kept across runs (scoring.grade_cache); bump the format when what a kept grade means
+# changes in a way the grading code's digest cannot see.
+CACHE_FORMAT = 1
+CACHE_FILE = "batch-grades.sqlite3"
+CACHE_LIMIT = 20_000  # a grade is a few KB; a re-run of a file this long grades nothing again
 
 
 @dataclass(frozen=True)
@@ -173,17 +181,11 @@ class LocalJob:
                 sink.start_fresh()
             if on_resumed:
                 on_resumed(done)
-            if grader is None:
-                from evaluator.scoring.grader import Grader
-
-                # Rows named by question are compared with the set's other questions; rows
-                # with inline references have no set to compare with.
-                named = self.columns.reference is None
-                others = list(self.rows.resolver.rubrics()) if named else []
-                grader = Grader.from_settings(self.settings, compare_with=others)
+            # Built on first need: a re-run whose grades are all kept on disk loads no model.
+            make = (lambda: grader) if grader is not None else self._make_grader
             errored = 0  # errored rows among the `written` graded in this run
             while chunk := list(islice(records, max(o.chunk_size, 1))):
-                rows = self.rows.grade(grader, chunk)
+                rows = self.rows.grade(make, chunk)
                 # A Ctrl-C waits for the chunk to be written and in place, so that what the
                 # user is told (`interrupted`) is what the file holds.
                 with _interrupt_deferred():
@@ -212,7 +214,20 @@ class LocalJob:
         finally:
             sink.close()
             records.close()
+            if self.rows.store is not None:
+                self.rows.store.close()
         return BatchResult(str(o.output), done + written, done, self.summary, self.mapping, stopped)
+
+    def _make_grader(self) -> Grader:
+        if self.grader is None:
+            from evaluator.scoring.grader import Grader
+
+            # Rows named by question are compared with the set's other questions; rows with
+            # inline references have no set to compare with.
+            named = self.columns.reference is None
+            others = list(self.rows.resolver.rubrics()) if named else []
+            self.grader = Grader.from_settings(self.settings, compare_with=others)
+        return self.grader
 
     def interrupted(self) -> str:
         """What to tell a user who stopped the run (Ctrl-C): true of the output as it is now."""
@@ -334,11 +349,26 @@ def prepare_local(
             _check_resume(options, manifest)
         resolver = RubricResolver(columns, rubric_set, fixed)
         extra_name = extra_column(table.header) if options.format == "csv" else EXTRA_COLUMN
-        rows = RowGrader(len(table.header), columns, resolver, extra_name, jobs=options.jobs)
+        store, context = _grade_store(settings, rubric_set() if columns.reference is None else None)
+        rows = RowGrader(
+            len(table.header), columns, resolver, extra_name, options.jobs,
+            store=store, context=context,
+        )  # fmt: skip
         return LocalJob(options, table, columns, rows, settings, manifest, lock, existed, grader)
     except BaseException:
         lock.release()
         raise
+
+
+def _grade_store(settings: Settings, rubrics: RubricSet | None) -> tuple[GradeCache | None, str]:
+    """The grades kept across runs, and what their keys end in: the grading setup, and for
+    named questions the whole set, which every grade is compared with."""
+    if not settings.use_cache:
+        return None, ""
+    context = grading_context(settings, CACHE_FORMAT)
+    if rubrics is not None:
+        context += cache_key(*sorted(r.content_hash() for r in rubrics))
+    return GradeCache(settings.cache_dir / CACHE_FILE, CACHE_LIMIT), context
 
 
 def _check_output(options: LocalOptions) -> None:

@@ -10,6 +10,9 @@
   mean equal grading input), in a bounded LRU so memory stays flat on millions of distinct
   rows. A remembered grade is the very grade the row would get again (its `timings_ms` are
   those of the first grading). Errors are never remembered.
+- Across runs, grades are kept on disk (scoring.grade_cache, keyed on everything a grade
+  depends on), so a re-run of the same file grades nothing again, and loads no model unless
+  some answer is new: the grader is built on first need.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from evaluator.result import Grade
 from evaluator.rubrics.adhoc import adhoc_rubric
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.rubrics.model import Rubric
+from evaluator.scoring.grade_cache import GradeCache, cacheable, grade_key
 from evaluator.text import normalise, one_line
 
 if TYPE_CHECKING:
@@ -135,14 +139,21 @@ class RowGrader:
         extra_name: str,
         jobs: int = 1,
         cache_size: int = GRADE_CACHE,
+        store: GradeCache | None = None,
+        context: str = "",
     ) -> None:
+        """`store`: grades kept across runs, under keys that end in `context` (what else the
+        grades depend on: fingerprint.grading_context, and the rubric set compared with)."""
         self.width = width  # the header's width
         self.columns = columns
         self.resolver = resolver
         self.extra_name = extra_name  # the output column holding cells beyond the header
         self.jobs = jobs
         self.grades: LRU[tuple[str, bytes], Grade] = LRU(cache_size)
-        self.reused = 0  # rows whose grade came from the cache (for benchmarks)
+        self.store = store
+        self.context = context
+        self.reused = 0  # rows graded earlier in this run (for benchmarks)
+        self.stored = 0  # rows whose grade was kept on disk by an earlier run
 
     def prepare(self, record: Record) -> tuple[GradedRow, str | None]:
         """The row with its rubric (or its error), and its rubric's content hash."""
@@ -173,7 +184,11 @@ class RowGrader:
         row.rubric = found.rubric
         return row, found.hash
 
-    def grade(self, grader: Grader, records: list[Record]) -> list[GradedRow]:
+    def grade(
+        self, grader: Grader | Callable[[], Grader], records: list[Record]
+    ) -> list[GradedRow]:
+        """The records' rows, graded. `grader`: one, or a function that builds one, called only
+        when some answer is in neither cache."""
         prepared = [self.prepare(r) for r in records]
         rows = [row for row, _ in prepared]
         todo: dict[tuple[str, bytes], list[GradedRow]] = {}  # answers not graded yet, in order
@@ -188,7 +203,10 @@ class RowGrader:
             else:
                 todo.setdefault(key, []).append(row)
         firsts = [(key, same[0]) for key, same in todo.items()]
-        self._grade_new(grader, [row for _, row in firsts])
+        new = self._from_store(firsts)
+        if new:
+            self._grade_new(grader() if callable(grader) else grader, [row for _, row in new])
+            self._keep(new)
         for key, first in firsts:
             if first.grade is not None:
                 self.grades.remember(key, first.grade)
@@ -196,6 +214,28 @@ class RowGrader:
                 row.grade, row.error = first.grade, first.error
                 self.reused += 1
         return rows
+
+    def _stored_key(self, key: tuple[str, bytes]) -> str:
+        rubric_hash, answer_digest = key
+        return grade_key(answer_digest.hex(), rubric_hash, self.context)
+
+    def _from_store(
+        self, rows: list[tuple[tuple[str, bytes], GradedRow]]
+    ) -> list[tuple[tuple[str, bytes], GradedRow]]:
+        """Gives `rows` the grades kept on disk for them; returns those it has none for."""
+        if self.store is None:
+            return rows
+        found = self.store.get_many(self._stored_key(key) for key, _ in rows)
+        for key, row in rows:
+            row.grade = found.get(self._stored_key(key))
+        self.stored += len(found)
+        return [(key, row) for key, row in rows if row.grade is None]
+
+    def _keep(self, rows: list[tuple[tuple[str, bytes], GradedRow]]) -> None:
+        if self.store is not None:
+            self.store.put_many(
+                {self._stored_key(k): r.grade for k, r in rows if r.grade and cacheable(r.grade)}
+            )
 
     def _grade_new(self, grader: Grader, rows: list[GradedRow]) -> None:
         todo = [(r, r.rubric) for r in rows if r.rubric is not None]

@@ -11,7 +11,6 @@ this module's imports light for the same reason.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -19,21 +18,22 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluator.errors import InputError
-from evaluator.kvstore import SqliteCache, cache_key
+from evaluator.kvstore import cache_key
 from evaluator.notes.notes import HOW_TO_NAME, Answer, MatchedBy, Note, load_note
-from evaluator.result import Flag, Grade, KeyPointResult
+from evaluator.result import Grade, KeyPointResult
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.scoring.fingerprint import grading_context
+from evaluator.scoring.grade_cache import GradeCache, cacheable, grade_key
 from evaluator.settings import Settings
 
 if TYPE_CHECKING:
     from evaluator.scoring.grader import Grader
 
-# Bump when what a cached grade means changes in a way the code digest below cannot see.
+# Bump when what a cached grade means changes in a way the code digest cannot see.
 CACHE_FORMAT = 1
 CACHE_FILE = "check-grades.sqlite3"
-CACHE_LIMIT = 5000  # grades kept (a few KB each); the oldest are dropped beyond that
+CACHE_LIMIT = 5000  # grades kept (a few KB each); every edit of a note adds one
 # Answers graded in one `grade_many` call. The grader holds the vectors of every sentence of
 # the answers it is given, so one call for a note of 5,850 sections held them all (~1 GB); a
 # chunk bounds that, and each chunk's grades go into the cache before the next is graded.
@@ -82,45 +82,6 @@ class CheckReport(_Model):
     skipped_files: int
     failed_files: int  # unreadable files, broken front matter, questions that do not exist
     warnings: list[str] = Field(default_factory=list)
-
-
-# ---------------------------------------------------------------------------- cache
-
-
-def grade_key(answer: str, rubric_hash: str, context: str) -> str:
-    """An answer's cache key: its text, `Rubric.content_hash()` and `grading_context()`."""
-    return cache_key(answer, rubric_hash, context)
-
-
-class GradeCache:
-    """Grades by key, the newest CACHE_LIMIT kept (every edit of a note adds one, and old ones
-    rarely come back). Failures follow evaluator.kvstore's one policy."""
-
-    def __init__(self, path: Path | None, limit: int = CACHE_LIMIT) -> None:
-        self.store = SqliteCache(path, "grades_v2", limit=limit)
-
-    @property
-    def warning(self) -> str | None:
-        return self.store.warning
-
-    def get_many(self, keys: Iterable[str]) -> dict[str, Grade]:
-        found: dict[str, Grade] = {}
-        for key, raw in self.store.get_many(keys).items():
-            # A row another version wrote and this one cannot read is graded again.
-            with contextlib.suppress(ValueError):
-                found[key] = Grade.model_validate_json(raw)
-        return found
-
-    def put_many(self, grades: dict[str, Grade]) -> None:
-        self.store.put_many({key: g.model_dump_json().encode() for key, g in grades.items()})
-
-    def close(self) -> None:
-        self.store.close()
-
-
-def _cacheable(grade: Grade) -> bool:
-    # A judge that failed is an error, and errors are never cached: the next run tries again.
-    return Flag.JUDGE_UNSCORED not in grade.flags
 
 
 # ---------------------------------------------------------------------------- checking
@@ -185,7 +146,7 @@ def check_files(
     rubric_hashes = {r.id: r.content_hash() for r in rubrics}
     context = grading_context(settings, CACHE_FORMAT) + cache_key(*sorted(rubric_hashes.values()))
     keys = [grade_key(a.text, rubric_hashes[a.rubric.id], context) for a in answers]
-    cache = GradeCache(settings.cache_dir / CACHE_FILE if settings.use_cache else None)
+    cache = GradeCache(settings.cache_dir / CACHE_FILE if settings.use_cache else None, CACHE_LIMIT)
     try:
         grades = cache.get_many(keys)
         hits = set(grades)
@@ -203,7 +164,7 @@ def check_files(
             new = {k: g for (k, _), g in zip(chunk, fresh, strict=True)}
             grades.update(new)
             # Stored now, so a long check that is stopped keeps what it graded.
-            cache.put_many({k: g for k, g in new.items() if _cacheable(g)})
+            cache.put_many({k: g for k, g in new.items() if cacheable(g)})
             if on_progress:
                 on_progress(start + len(chunk), len(todo))
     finally:

@@ -1,5 +1,5 @@
 """Fixtures the batch tests share: the two-question rubric set, hashing-embedder settings over
-it, and a grader with those settings."""
+it (without and with the caches kept across runs), and a grader with those settings."""
 
 from __future__ import annotations
 
@@ -19,7 +19,16 @@ def rubrics_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(rubrics_dir: Path, tmp_path: Path) -> Settings:
-    return Settings(embedder="hashing", rubrics=rubrics_dir, cache_dir=tmp_path / "cache")
+    # No grades kept across runs: a test's second run grades again, as its first did
+    # (test_batch_store.py tests what is kept, with `cached_settings`).
+    return Settings(
+        embedder="hashing", rubrics=rubrics_dir, cache_dir=tmp_path / "cache", use_cache=False
+    )
+
+
+@pytest.fixture
+def cached_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"use_cache": True})
 
 
 @pytest.fixture

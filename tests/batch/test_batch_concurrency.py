@@ -253,7 +253,8 @@ class _Stopped(Grader):
 
 
 def test_ctrl_c_in_a_resumed_run_counts_the_rows_already_there(tmp_path: Path) -> None:
-    settings = Settings(embedder="hashing", rubrics=write_rubrics(tmp_path / "r"))
+    # No grades kept across runs: the resumed row must be graded, and stopped there.
+    settings = Settings(embedder="hashing", rubrics=write_rubrics(tmp_path / "r"), use_cache=False)
     src = write_csv(tmp_path / "in.csv", answers(10))
     out = tmp_path / "out.csv"
     run_batch(BatchOptions(input=src, output=out, chunk_size=4), settings)

