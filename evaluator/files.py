@@ -1,14 +1,20 @@
 """Files users give and get. Writing: a temporary file beside the target, then a rename over it
 (atomic on POSIX), so a crash leaves the old file whole. Reading: a text file in whatever
-encoding an editor saved it in. Locking: one writer at a time for an output (`OutputLock`)."""
+encoding an editor saved it in. Locking: one writer at a time for an output (`OutputLock`).
+Interrupting: a Ctrl-C that comes while a short write is under way waits for it
+(`interrupts_deferred`), so what the user is told the file holds is what it holds."""
 
 from __future__ import annotations
 
 import codecs
 import os
+import signal
 import socket
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -240,3 +246,21 @@ def _read_owner(fd: int) -> LockOwner | None:
         except (OSError, ValidationError):
             time.sleep(0.01)
     return None
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) that arrives inside the block until the block is done (main
+    thread only: signals are delivered there). Each block is a short file operation."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        yield  # None: a handler installed outside Python, which could not be put back
+        return
+    caught: list[object] = []
+    signal.signal(signal.SIGINT, lambda *args: caught.append(args))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt

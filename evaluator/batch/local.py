@@ -33,10 +33,7 @@
 from __future__ import annotations
 
 import os
-import signal
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -44,7 +41,7 @@ from typing import TYPE_CHECKING, Literal
 
 from evaluator.batch.job import BatchOptions, BatchResult, ErrorLimit
 from evaluator.batch.manifest import RunManifest, make_manifest
-from evaluator.batch.rows import RowGrader, RubricResolver
+from evaluator.batch.rows import RowGrader, RubricResolver, grade_store
 from evaluator.batch.sinks import (
     EXTRA_COLUMN,
     SINKS,
@@ -62,24 +59,16 @@ from evaluator.batch.table import (
     shown_header,
 )
 from evaluator.errors import InputError
-from evaluator.files import OutputLock, check_can_write, lock_path
-from evaluator.kvstore import cache_key
+from evaluator.files import OutputLock, check_can_write, interrupts_deferred, lock_path
 from evaluator.present.summary import RowView, Summary
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.lookup import RubricSet
-from evaluator.scoring.fingerprint import grading_context
-from evaluator.scoring.grade_cache import GradeCache
 from evaluator.settings import Settings
 
 if TYPE_CHECKING:
     from evaluator.scoring.grader import Grader
 
 Format = Literal["csv", "jsonl"]
-# Grades kept across runs (scoring.grade_cache); bump the format when what a kept grade means
-# changes in a way the grading code's digest cannot see.
-CACHE_FORMAT = 1
-CACHE_FILE = "batch-grades.sqlite3"
-CACHE_LIMIT = 20_000  # a grade is a few KB; a re-run of a file this long grades nothing again
 
 
 @dataclass(frozen=True)
@@ -173,7 +162,7 @@ class LocalJob:
                 # The manifest matched in prepare_batch; now every kept row is checked against
                 # its input row, and only then is the cut tail removed.
                 kept = sink.scan(records, self.summary.add)
-                with _interrupt_deferred():  # `saved` says what the file holds
+                with interrupts_deferred():  # `saved` says what the file holds
                     sink.append_from(kept.end)
                     self.placed, self.saved = not sink.pending, kept.rows
                 done = kept.rows
@@ -188,7 +177,7 @@ class LocalJob:
                 rows = self.rows.grade(make, chunk)
                 # A Ctrl-C waits for the chunk to be written and in place, so that what the
                 # user is told (`interrupted`) is what the file holds.
-                with _interrupt_deferred():
+                with interrupts_deferred():
                     sink.write(rows)
                     if sink.pending:  # the first chunk is on disk: the output can take its place
                         self._commit(sink)
@@ -209,7 +198,7 @@ class LocalJob:
                     )
                     break
             if sink.pending:  # an input without data rows: the output is its header
-                with _interrupt_deferred():
+                with interrupts_deferred():
                     self._commit(sink)
         finally:
             sink.close()
@@ -262,24 +251,6 @@ class LocalJob:
         else:  # not graded: the question as the input names it
             title = inputs[c.question] if c.question is not None else ""
         return row_view(r.record.row, inputs, r.grade_cells(), c, title)
-
-
-@contextmanager
-def _interrupt_deferred() -> Iterator[None]:
-    """Hold a Ctrl-C (SIGINT) that arrives inside the block until the block is done (main
-    thread only: signals are delivered there). Each block is a short file operation."""
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or previous is None:
-        yield  # None: a handler installed outside Python, which could not be put back
-        return
-    caught: list[object] = []
-    signal.signal(signal.SIGINT, lambda *args: caught.append(args))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
 
 
 def prepare_local(
@@ -349,7 +320,7 @@ def prepare_local(
             _check_resume(options, manifest)
         resolver = RubricResolver(columns, rubric_set, fixed)
         extra_name = extra_column(table.header) if options.format == "csv" else EXTRA_COLUMN
-        store, context = _grade_store(settings, rubric_set() if columns.reference is None else None)
+        store, context = grade_store(settings, rubric_set() if columns.reference is None else None)
         rows = RowGrader(
             len(table.header), columns, resolver, extra_name, options.jobs,
             store=store, context=context,
@@ -358,17 +329,6 @@ def prepare_local(
     except BaseException:
         lock.release()
         raise
-
-
-def _grade_store(settings: Settings, rubrics: RubricSet | None) -> tuple[GradeCache | None, str]:
-    """The grades kept across runs, and what their keys end in: the grading setup, and for
-    named questions the whole set, which every grade is compared with."""
-    if not settings.use_cache:
-        return None, ""
-    context = grading_context(settings, CACHE_FORMAT)
-    if rubrics is not None:
-        context += cache_key(*sorted(r.content_hash() for r in rubrics))
-    return GradeCache(settings.cache_dir / CACHE_FILE, CACHE_LIMIT), context
 
 
 def _check_output(options: LocalOptions) -> None:

@@ -25,16 +25,24 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from evaluator.batch.sinks import GradedRow, passthrough
 from evaluator.batch.table import Columns, Record
 from evaluator.errors import EvaluatorError, RubricError
+from evaluator.kvstore import cache_key
 from evaluator.result import Grade
 from evaluator.rubrics.adhoc import adhoc_rubric
 from evaluator.rubrics.lookup import RubricSet
 from evaluator.rubrics.model import Rubric
+from evaluator.scoring.fingerprint import grading_context
 from evaluator.scoring.grade_cache import GradeCache, cacheable, grade_key
+from evaluator.settings import Settings
 from evaluator.text import normalise, one_line
 
 if TYPE_CHECKING:
     from evaluator.scoring.grader import Grader
 
+# Grades kept across runs (scoring.grade_cache); bump the format when what a kept grade means
+# changes in a way the grading code's digest cannot see.
+STORE_FORMAT = 1
+STORE_FILE = "batch-grades.sqlite3"
+STORE_LIMIT = 20_000  # a grade is a few KB; a re-run of a file this long grades nothing again
 RUBRIC_CACHE = 4096  # distinct question cells / reference answers remembered
 GRADE_CACHE = 4096  # distinct (rubric, answer) grades remembered; a Grade is a few KB
 
@@ -252,3 +260,14 @@ class RowGrader:
         else:
             for (r, _), g in zip(todo, grades, strict=True):
                 r.grade = g
+
+
+def grade_store(settings: Settings, rubrics: RubricSet | None) -> tuple[GradeCache | None, str]:
+    """The grades kept across runs, and what their keys end in: the grading setup, and for
+    named questions the whole set, which every grade is compared with."""
+    if not settings.use_cache:
+        return None, ""
+    context = grading_context(settings, STORE_FORMAT)
+    if rubrics is not None:
+        context += cache_key(*sorted(r.content_hash() for r in rubrics))
+    return GradeCache(settings.cache_dir / STORE_FILE, STORE_LIMIT), context
