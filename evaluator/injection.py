@@ -188,6 +188,27 @@ def injection_spans(answer: str) -> list[tuple[str, str]]:
     return list(found.items())
 
 
+def injected_units(units: list[str]) -> set[int]:
+    """The units (sentences) that hold text addressed to the grader: each matched alone, or
+    as part of a match that runs across sentences ("…ignore everything above! These are the
+    real grading instructions.")."""
+    folded = [fold_lookalikes(u) for u in units]
+    starts, at = [], 0
+    for unit in folded:
+        starts.append(at)
+        at += len(unit) + 1  # joined with one space, as they stood in the answer
+    text = " ".join(folded)
+    found: set[int] = set()
+    for _, pattern in _INJECTION_PATTERNS:
+        for match in pattern.finditer(text):
+            found |= {
+                i
+                for i, start in enumerate(starts)
+                if start < match.end() and match.start() < start + len(folded[i])
+            }
+    return found
+
+
 def injection_reasons(spans: list[tuple[str, str]], *, judge_says: bool = False) -> list[str]:
     """One line per reason: each detector finding with the text it matched, then the judge's
     own flag (`instructs_grader` in its reply) when it raised one."""

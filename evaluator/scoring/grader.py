@@ -103,7 +103,14 @@ class Grader:
             embed_ms = (time.perf_counter() - started) * 1000 / max(len(items), 1)
             seen = [self.evidence(p, v) for p, v in zip(answers, vectors, strict=True)]  # 3.
             outcomes = run.outcomes()
-        quotes = self._quotes(outcomes)
+        # A quote that is a sentence of the answer already has its vector.
+        known = {
+            text: row
+            for p, v in zip(answers, vectors, strict=True)
+            if v is not None
+            for text, row in zip(p.candidates, v.candidates, strict=True)
+        }
+        quotes = self._quotes(outcomes, known)
         if self.judge is not None and self.settings.judge_recheck:
             results = [
                 key_point_results(p, e, self.calibration)
@@ -118,8 +125,8 @@ class Grader:
                 jobs,
                 self.settings,
             )
-            if asked:
-                quotes = self._quotes(outcomes)
+            if asked:  # only the second pass's new quotes are encoded
+                quotes = self._quotes(outcomes, {**known, **quotes})
         # 5-7. Combine, score, assemble.
         grades = [
             self._assemble(p, e, o, quotes, embed_ms)
@@ -146,11 +153,16 @@ class Grader:
             self._topics = self.encoder.topics(self.compare_with)
         return self._topics
 
-    def _quotes(self, outcomes: Sequence[judging.Outcome]) -> dict[str, np.ndarray]:
-        """Vectors of the judges' quotes, for checking what they support."""
+    def _quotes(
+        self, outcomes: Sequence[judging.Outcome], known: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        """Vectors of the judges' quotes, for checking what they support; `known` texts are
+        not encoded again."""
         if self.calibration.judge_quote is None:
             return {}
-        return self.encoder.texts(judging.quoted(outcomes))
+        quoted = judging.quoted(outcomes)
+        found = {q: known[q] for q in quoted if q in known}
+        return {**found, **self.encoder.texts(quoted - set(found))}
 
     def _supported(
         self, p: Prepared, r: KeyPointResult, quote: str | None, quotes: dict[str, np.ndarray]

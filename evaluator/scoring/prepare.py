@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from evaluator.injection import injection_spans
+from evaluator.injection import injected_units, injection_spans
 from evaluator.rubrics.model import Rubric
 from evaluator.text import clauses, is_blank, normalise, split_units, windows
 
@@ -47,6 +47,8 @@ def prepare(rubric: Rubric, answer: str) -> Prepared:
 
 
 def without_injection(p: Prepared) -> Prepared:
-    """`p` without the units that address the grader (still flagged as injected)."""
-    clean = prepare(p.rubric, "\n".join(u for u in p.units if not injection_spans(u)))
+    """`p` without the units that address the grader, alone or in a match across sentences
+    (still flagged as injected)."""
+    addressed = injected_units(p.units)
+    clean = prepare(p.rubric, "\n".join(u for i, u in enumerate(p.units) if i not in addressed))
     return replace(clean, truncated=p.truncated, injected=True)

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from evaluator.polarity import denies
 from evaluator.result import Flag, Status
 from evaluator.rubrics.io import load_rubrics
 from evaluator.rubrics.lookup import RubricSet
@@ -24,7 +25,6 @@ from evaluator.scoring.evidence import (
     status,
 )
 from evaluator.scoring.prepare import prepare
-from evaluator.text import denies
 from tests.helpers import SEED_SUBSET_RUBRICS, write_rubrics
 from tests.scoring.step_fixtures import GOOD, RUBRIC, WRONG_FIRST, grader, seen
 

@@ -245,13 +245,6 @@ def test_a_failing_judge_is_told_once_per_answer_not_per_copy() -> None:
 QUOTING = {"judge_quote": 0.5}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Grader.grade_many re-encodes every judge quote after the consistency pass "
-    "(`if asked: quotes = self._quotes(outcomes)`), not only the new ones: with a "
-    "calibration that checks quotes (the default use-multilingual one does) and "
-    "judge_recheck on, the first pass's quotes go through the encoder twice",
-)
 def test_the_judges_quotes_are_encoded_once_with_the_consistency_pass() -> None:
     counting = CountingEmbedder()
     cal = grader().calibration.model_copy(update=QUOTING)
@@ -265,16 +258,10 @@ def test_the_judges_quotes_are_encoded_once_with_the_consistency_pass() -> None:
     assert twice(counting) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a judge's quote that is a sentence of the answer (judges copy whole sentences) is "
-    "encoded again by Encoder.texts, though its vector is already among the answer's "
-    "candidates: the quotes' call does not look at the answers' texts",
-)
 def test_a_quote_that_is_a_sentence_of_the_answer_is_not_encoded_again() -> None:
     counting = CountingEmbedder()
     cal = grader().calibration.model_copy(update=QUOTING)
     judge = FakeJudge({"k2": Verdict.COVERED}, quote=lambda a: a)  # quotes the whole answer
     grader(judge, embedder=counting, calibration=cal).grade(RUBRIC, PARTIAL)
-    assert len(counting.calls) == 3 and counting.calls[2] == [PARTIAL]  # the quotes' call
+    assert len(counting.calls) == 2  # rubric texts, answer texts: the quote's vector is known
     assert twice(counting) == []
