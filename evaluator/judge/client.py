@@ -32,7 +32,6 @@ from __future__ import annotations
 import logging
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
@@ -59,6 +58,7 @@ from evaluator.judge.reply import (
     reply_schema,
 )
 from evaluator.judge.stream import NotAStream, Silent, Streamed, read_stream
+from evaluator.judge.wording import describe, public_base_url, redacted
 from evaluator.kvstore import cache_key
 from evaluator.result import JudgeInfo, Verdict
 from evaluator.rubrics.model import Rubric
@@ -69,6 +69,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from openai import OpenAI
+
+# Importers take these from here: the judge's public face.
+__all__ = ["Judge", "JudgeUnavailable", "make_judge", "public_base_url", "redacted"]
 
 log = logging.getLogger(__name__)
 
@@ -446,26 +449,9 @@ class Judge:
                 raise _RanAway(f"sent no token for {stall:g} s") from None
 
     def _describe(self, exc: Exception) -> str:
-        """One line for any client error; never includes the API key."""
-        import openai
-
-        where = f"judge at {self.public_url}"
         attempts = self.settings.judge_retries + 1
-        tries = f"{attempts} attempt" + ("s" if attempts > 1 else "")
-        if isinstance(exc, openai.APITimeoutError):
-            connect = min(self.settings.judge_first_token_timeout, CONNECT_TIMEOUT)
-            return f"judge unreachable at {self.public_url}: no connection within {connect:g} s"
-        if isinstance(exc, openai.APIConnectionError):
-            return f"judge unreachable at {self.public_url}: {_connection_reason(exc)}"
-        if isinstance(exc, openai.AuthenticationError):
-            return f"{where} rejected the API key (HTTP 401): check OPENAI_API_KEY"
-        if isinstance(exc, openai.RateLimitError):
-            return f"{where} is rate limiting (HTTP 429, {tries}): {_api_message(exc)}"
-        if isinstance(exc, openai.NotFoundError):
-            return f"{where}: model '{self.model}' or endpoint not found (HTTP 404)"
-        if isinstance(exc, openai.APIStatusError):
-            return f"{where} failed with HTTP {exc.status_code} ({tries}): {_api_message(exc)}"
-        return f"{where} failed: {one_line(exc.__class__.__name__ + ': ' + str(exc), 200)}"
+        connect = min(self.settings.judge_first_token_timeout, CONNECT_TIMEOUT)
+        return describe(exc, self.public_url, self.model, attempts, connect)
 
 
 def _stall_timeout(stream: Any, seconds: float) -> None:
@@ -480,22 +466,6 @@ def _stall_timeout(stream: Any, seconds: float) -> None:
     timeouts = getattr(request, "extensions", {}).get("timeout")
     if isinstance(timeouts, dict):
         timeouts["read"] = seconds
-
-
-def redacted(text: str, settings: Settings) -> str:
-    """`text` without the API key: an error's own words go into grades and output files."""
-    key = settings.judge_api_key.get_secret_value() if settings.judge_api_key else ""
-    return text.replace(key, "***") if key else text
-
-
-def public_base_url(url: str) -> str:
-    """The URL without userinfo, query or fragment (where credentials sometimes hide)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 def _response_format(mode: str, rubric: Rubric, style: str) -> dict[str, Any]:
@@ -519,37 +489,6 @@ def _retry_delay(exc: Any, attempt: int) -> float:
         if value >= 0:
             return min(value, MAX_RETRY_DELAY)
     return min(0.5 * 2**attempt, 8.0)
-
-
-def _api_message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        message = inner.get("message") if isinstance(inner, dict) else inner
-        if message:
-            return one_line(str(message), 200)
-    return one_line(getattr(exc, "message", "") or str(exc), 200)
-
-
-def _connection_reason(exc: BaseException) -> str:
-    """The root cause of a connection failure, in a few words."""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    chain = []
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        chain.append(cause)
-        cause = cause.__cause__ or cause.__context__
-    text = " ".join(f"{type(c).__name__} {c}" for c in chain).lower()
-    if isinstance(chain[-1], ConnectionRefusedError) or "refused" in text:
-        return "connection refused"
-    if "name or service not known" in text or "nodename nor servname" in text:
-        return "unknown host"
-    if "remoteprotocol" in text or "peer closed" in text or "disconnected" in text:
-        return "the server closed the connection mid-response"
-    if isinstance(chain[-1], ConnectionResetError) or "reset" in text:
-        return "connection reset by the server"
-    return one_line(str(chain[-1]) or type(chain[-1]).__name__, 200)
 
 
 def make_judge(
