@@ -36,11 +36,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from evaluator.errors import EvaluatorError, JudgeError
-from evaluator.injection import injection_reasons, injection_spans
 from evaluator.judge import notices
 from evaluator.judge.breaker import Breaker
-from evaluator.judge.grounding import checked_judgement
-from evaluator.judge.outcome import JudgeOutcome
+from evaluator.judge.outcome import JudgeOutcome, judged
 from evaluator.judge.prompts import (
     MAX_ANSWER_CHARS,
     MAX_REFERENCE_CHARS,
@@ -52,7 +50,6 @@ from evaluator.judge.recheck import add_usage, narrowed
 from evaluator.judge.replies import CachedReply, JudgeCache
 from evaluator.judge.reply import (
     JudgeReply,
-    KeyPointJudgement,
     ReplyError,
     parse_reply,
     reply_schema,
@@ -60,7 +57,7 @@ from evaluator.judge.reply import (
 from evaluator.judge.stream import NotAStream, Silent, Streamed, read_stream
 from evaluator.judge.wording import describe, public_base_url, redacted
 from evaluator.kvstore import cache_key
-from evaluator.result import JudgeInfo, Verdict
+from evaluator.result import JudgeInfo
 from evaluator.rubrics.model import Rubric
 from evaluator.settings import Settings
 from evaluator.text import one_line
@@ -216,54 +213,12 @@ class Judge:
             completion_tokens=usage[1],
             cached=hit is not None,
         )
-        return self._outcome(rubric, answer, reply, info)
+        return judged(rubric, answer, reply, info)
 
     def recheck(self, rubric: Rubric, answer: str, ids: list[str]) -> JudgeOutcome:
         """The consistency pass: `answer` judged again on the key points `ids` alone (see
         `recheck.keep_lower` for how the two are merged); raises JudgeError like `assess`."""
         return self.assess(narrowed(rubric, ids), answer)
-
-    def _outcome(
-        self, rubric: Rubric, answer: str, reply: JudgeReply, info: JudgeInfo
-    ) -> JudgeOutcome:
-        texts = {k.id: k.text for k in rubric.key_points}
-        spans = injection_spans(answer)
-        # The judge's claim alone tightens the quote check but flags nothing: the bundled 1.5B
-        # judge says it of "不知道", "略" and honest wrong answers (11 of the 152 dev answers
-        # without an injection, against none for the detector, which finds all 6 with one).
-        reasons = injection_reasons(spans, judge_says=reply.instructs_grader)
-        injections = [span for _, span in spans]
-        judgements: dict[str, KeyPointJudgement] = {}
-        raw_verdicts: dict[str, Verdict] = {}
-        ignored: list[str] = []
-        for kp in reply.key_points:
-            if kp.id not in texts:
-                if kp.id not in ignored:
-                    ignored.append(kp.id)
-                continue
-            if kp.id in judgements:
-                continue  # the first verdict for an id counts
-            raw_verdicts[kp.id] = kp.verdict
-            judgements[kp.id] = checked_judgement(
-                kp, answer, texts[kp.id], bool(reasons), injections
-            )
-        misconception_ids = {m.id for m in rubric.misconceptions}
-        asserted = list(dict.fromkeys(m for m in reply.misconceptions if m in misconception_ids))
-        comment = reply.comment.strip() or None
-        info.comment = comment
-        info.ignored_key_points = ignored
-        if ignored:
-            log.info("judge %s: ignored verdicts for unknown key points %s", self.model, ignored)
-        return JudgeOutcome(
-            judgements=judgements,
-            raw_verdicts=raw_verdicts,
-            misconceptions=asserted,
-            comment=comment,
-            injection_suspected=bool(spans),
-            injection_reasons=reasons,
-            not_judged=[k for k in texts if k not in judgements],
-            info=info,
-        )
 
     def _counted_ask(
         self, rubric: Rubric, answer: str
