@@ -6,8 +6,8 @@ interface (`job`: `BatchOptions`, `prepare_batch`, the `BatchJob` protocol, `Bat
 - `ray/`: files, folders of shards or URIs in, shards plus a manifest out, on a Ray cluster.
 
 Both read rows the same way (`table`: encodings, delimiters, columns), grade them with the same
-row code (`rows`: repeated answers graded once) and describe the run the same way (`manifest`);
-`sinks` writes the local engine's output.
+row code (`rows`: repeated answers graded once), give a row the same cells (`cells`) and
+describe the run the same way (`manifest`); `sinks` writes the local engine's output.
 """
 
 from evaluator.batch.job import (

@@ -39,18 +39,11 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from evaluator.batch.cells import EXTRA_COLUMN, GradedRow, extra_column, passthrough, row_view
 from evaluator.batch.job import BatchOptions, BatchResult, ErrorLimit
 from evaluator.batch.manifest import RunManifest, make_manifest
 from evaluator.batch.rows import RowGrader, RubricResolver, grade_store
-from evaluator.batch.sinks import (
-    EXTRA_COLUMN,
-    SINKS,
-    GradedRow,
-    Sink,
-    extra_column,
-    passthrough,
-    row_view,
-)
+from evaluator.batch.sinks import SINKS, Sink
 from evaluator.batch.table import (
     Columns,
     Table,

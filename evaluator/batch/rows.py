@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from evaluator.batch.sinks import GradedRow, passthrough
+from evaluator.batch.cells import GradedRow, passthrough
 from evaluator.batch.table import Columns, Record
 from evaluator.errors import EvaluatorError, RubricError
 from evaluator.kvstore import cache_key

@@ -1,25 +1,18 @@
-"""The judge over any OpenAI-compatible endpoint: call the model, read its reply, check it.
+"""The judge over any OpenAI-compatible endpoint: ask the model, read its reply, check it.
 
     judge = make_judge(settings)          # None when no judge is configured
     outcome = judge.assess(rubric, answer)  # JudgeOutcome, or raises JudgeError
 
-Response-format ladder (DESIGN.md): `response_format` json_schema with text lengths → without
-them → json_object → plain text, each step taken once a server rejects the one above; the text
-is read by `reply.parse_reply`, and an unusable reply gets one re-ask quoting the error, then
-JudgeError ("unscored": the grader falls back to embeddings; never 0, never a pass).
+`transport` sends one request (streamed, retried, down the response-format ladder); here is
+what is asked and what is done with the reply. The text is read by `reply.parse_reply`, and an
+unusable reply gets one re-ask quoting the error, then JudgeError ("unscored": the grader falls
+back to embeddings; never 0, never a pass). A deterministic request that ran away is never sent
+again as it was: it is asked once more in the compact style with a smaller token budget, then
+left unscored. Replies are cached (`replies`) under everything that decides them.
 
-The candidate answer is untrusted: `prompts` delimits it, `injection` flags attempts to
-instruct the grader whatever the judge says, and `grounding` checks every quote (in a flagged
-answer, credit needs one).
-
-Replies are streamed (`stream.read_stream`) and abandoned when no first token comes within
-`judge_first_token_timeout`, when no next one comes for `judge_stall_timeout`, when
-`judge_timeout` has passed since the first token, or when the reply loops. A request that sent
-nothing is left unscored at once: asked again, in any style, it would wait as long. A
-deterministic request that ran away is never sent again as it was: it is asked once more in the
-compact style with a smaller token budget, then left unscored. Transient failures (429 with
-Retry-After, 5xx, dropped connections) are retried `judge_retries` times here, not by the
-openai client, whose retries would resend a timed-out request unchanged.
+The candidate answer is untrusted: `prompts` delimits it, and `outcome.judged` turns the reply
+into a `JudgeOutcome`, where `injection` flags attempts to instruct the grader whatever the
+judge says and `grounding` checks every quote (in a flagged answer, credit needs one).
 
 Failures of the server itself (`JudgeUnavailable`) are counted by a circuit breaker
 (`breaker`): a few in a row, and the judge is off for the rest of the run. Whatever else goes
@@ -32,16 +25,13 @@ from __future__ import annotations
 import logging
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
 from evaluator.errors import EvaluatorError, JudgeError
-from evaluator.injection import injection_reasons, injection_spans
 from evaluator.judge import notices
 from evaluator.judge.breaker import Breaker
-from evaluator.judge.grounding import checked_judgement
-from evaluator.judge.outcome import JudgeOutcome
+from evaluator.judge.outcome import JudgeOutcome, judged
 from evaluator.judge.prompts import (
     MAX_ANSWER_CHARS,
     MAX_REFERENCE_CHARS,
@@ -51,16 +41,11 @@ from evaluator.judge.prompts import (
 )
 from evaluator.judge.recheck import add_usage, narrowed
 from evaluator.judge.replies import CachedReply, JudgeCache
-from evaluator.judge.reply import (
-    JudgeReply,
-    KeyPointJudgement,
-    ReplyError,
-    parse_reply,
-    reply_schema,
-)
-from evaluator.judge.stream import NotAStream, Silent, Streamed, read_stream
+from evaluator.judge.reply import JudgeReply, ReplyError, parse_reply
+from evaluator.judge.transport import JudgeUnavailable, RanAway, Transport, Usage
+from evaluator.judge.wording import public_base_url, redacted
 from evaluator.kvstore import cache_key
-from evaluator.result import JudgeInfo, Verdict
+from evaluator.result import JudgeInfo
 from evaluator.rubrics.model import Rubric
 from evaluator.settings import Settings
 from evaluator.text import one_line
@@ -68,7 +53,8 @@ from evaluator.text import one_line
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from openai import OpenAI
+# Importers take these from here: the judge's public face.
+__all__ = ["Judge", "JudgeUnavailable", "make_judge", "public_base_url", "redacted"]
 
 log = logging.getLogger(__name__)
 
@@ -81,23 +67,6 @@ COMPACT_TOKENS = {"rationale": (112, 64), "compact": (48, 64)}  # (fixed, per ke
 REASK_ECHO_CHARS = 1200  # the re-ask echoes the bad reply into a 4096-token context
 FALLBACK_STYLE = "compact"  # how a reply that ran away is asked for again
 FALLBACK_BUDGET = 0.6  # ...with this share of its token budget
-CONNECT_TIMEOUT = 10.0
-RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
-MAX_RETRY_DELAY = 60.0  # seconds; a longer Retry-After is capped
-
-
-# The response_format ladder: the schema with text lengths (llama.cpp enforces them), the
-# portable schema, JSON mode, plain text.
-_FORMATS = ("json_schema_bounded", "json_schema", "json_object", "none")
-
-
-class JudgeUnavailable(JudgeError):
-    """The server gave no reply: no token, no connection, an HTTP error, or bytes that are
-    not an event stream (the failures the breaker counts)."""
-
-
-class _RanAway(Exception):
-    """A reply abandoned mid-way: stalled, over its budget, or looping."""
 
 
 class Judge:
@@ -132,23 +101,11 @@ class Judge:
             else load_judge_prompts(prompts, settings.judge_style)
         )
         self.cache = JudgeCache(settings.cache_dir) if settings.use_cache else None
-        self._client = self._make_client(key or NO_KEY)
-        self._format = _FORMATS[0]  # lowered for good once the server rejects it
+        self.transport = Transport(
+            settings, self.model, self.base_url, self.public_url, key or NO_KEY
+        )
         self._fallback: JudgePrompts | None = None  # compact prompts, loaded on first runaway
         self.breaker = Breaker()  # one per Judge, so one per run
-
-    def _make_client(self, api_key: str) -> OpenAI:
-        from openai import OpenAI, Timeout
-
-        first = self.settings.judge_first_token_timeout
-        return OpenAI(
-            base_url=self.base_url,
-            api_key=api_key,
-            # The read timeout is the first-token timeout until the server starts answering
-            # (`_stall_timeout` then makes it the stall timeout, the longest wait between tokens).
-            timeout=Timeout(first, connect=min(first, CONNECT_TIMEOUT)),
-            max_retries=0,  # retried in _create, never a timed-out request as it was
-        )
 
     # -- request
 
@@ -213,58 +170,14 @@ class Judge:
             completion_tokens=usage[1],
             cached=hit is not None,
         )
-        return self._outcome(rubric, answer, reply, info)
+        return judged(rubric, answer, reply, info)
 
     def recheck(self, rubric: Rubric, answer: str, ids: list[str]) -> JudgeOutcome:
         """The consistency pass: `answer` judged again on the key points `ids` alone (see
         `recheck.keep_lower` for how the two are merged); raises JudgeError like `assess`."""
         return self.assess(narrowed(rubric, ids), answer)
 
-    def _outcome(
-        self, rubric: Rubric, answer: str, reply: JudgeReply, info: JudgeInfo
-    ) -> JudgeOutcome:
-        texts = {k.id: k.text for k in rubric.key_points}
-        spans = injection_spans(answer)
-        # The judge's claim alone tightens the quote check but flags nothing: the bundled 1.5B
-        # judge says it of "不知道", "略" and honest wrong answers (11 of the 152 dev answers
-        # without an injection, against none for the detector, which finds all 6 with one).
-        reasons = injection_reasons(spans, judge_says=reply.instructs_grader)
-        injections = [span for _, span in spans]
-        judgements: dict[str, KeyPointJudgement] = {}
-        raw_verdicts: dict[str, Verdict] = {}
-        ignored: list[str] = []
-        for kp in reply.key_points:
-            if kp.id not in texts:
-                if kp.id not in ignored:
-                    ignored.append(kp.id)
-                continue
-            if kp.id in judgements:
-                continue  # the first verdict for an id counts
-            raw_verdicts[kp.id] = kp.verdict
-            judgements[kp.id] = checked_judgement(
-                kp, answer, texts[kp.id], bool(reasons), injections
-            )
-        misconception_ids = {m.id for m in rubric.misconceptions}
-        asserted = list(dict.fromkeys(m for m in reply.misconceptions if m in misconception_ids))
-        comment = reply.comment.strip() or None
-        info.comment = comment
-        info.ignored_key_points = ignored
-        if ignored:
-            log.info("judge %s: ignored verdicts for unknown key points %s", self.model, ignored)
-        return JudgeOutcome(
-            judgements=judgements,
-            raw_verdicts=raw_verdicts,
-            misconceptions=asserted,
-            comment=comment,
-            injection_suspected=bool(spans),
-            injection_reasons=reasons,
-            not_judged=[k for k in texts if k not in judgements],
-            info=info,
-        )
-
-    def _counted_ask(
-        self, rubric: Rubric, answer: str
-    ) -> tuple[JudgeReply, tuple[int | None, int | None]]:
+    def _counted_ask(self, rubric: Rubric, answer: str) -> tuple[JudgeReply, Usage]:
         """`_ask`, its outcome told to the breaker; anything unexpected is JudgeUnavailable."""
         try:
             asked = self._ask(rubric, answer)
@@ -291,12 +204,14 @@ class Judge:
                 off if self.settings.require_judge else f"{off}; grading by embeddings alone"
             )
 
-    def _ask(self, rubric: Rubric, answer: str) -> tuple[JudgeReply, tuple[int | None, int | None]]:
+    def _ask(self, rubric: Rubric, answer: str) -> tuple[JudgeReply, Usage]:
+        """The parsed reply to judging `answer`: asked for less once when the reply runs away,
+        re-asked once when it is unusable, else JudgeError."""
         prompts, params = self.prompts, self._generation_params(rubric)
         messages = render_messages(prompts, rubric, answer)
         try:
-            text, usage = self._complete(messages, rubric, prompts, params)
-        except _RanAway as first:
+            text, usage = self.transport.complete(messages, rubric, prompts.style, params)
+        except RanAway as first:
             # Asked again as it was, a deterministic model would run away again: ask for less.
             prompts = self._fallback_prompts()
             params = self._generation_params(rubric, prompts)
@@ -304,8 +219,8 @@ class Judge:
             log.info("judge %s: %s; asking once more in %s style", self.model, first, prompts.style)
             messages = render_messages(prompts, rubric, answer)
             try:
-                text, usage = self._complete(messages, rubric, prompts, params)
-            except _RanAway as second:
+                text, usage = self.transport.complete(messages, rubric, prompts.style, params)
+            except RanAway as second:
                 raise JudgeError(
                     f"judge at {self.public_url} {first}, and again asked for less: {second}"
                     " (unscored)"
@@ -324,8 +239,8 @@ class Judge:
                 },
             ]
             try:
-                text, second_usage = self._complete(reask, rubric, prompts, params)
-            except _RanAway as second:
+                text, second_usage = self.transport.complete(reask, rubric, prompts.style, params)
+            except RanAway as second:
                 raise JudgeError(
                     f"judge at {self.public_url} gave an unusable reply ({first}), and the"
                     f" re-ask {second} (unscored)"
@@ -345,211 +260,6 @@ class Judge:
         if self._fallback is None:
             self._fallback = load_judge_prompts(None, FALLBACK_STYLE)
         return self._fallback
-
-    def _complete(
-        self,
-        messages: list[dict[str, str]],
-        rubric: Rubric,
-        prompts: JudgePrompts,
-        params: dict[str, Any],
-    ) -> tuple[str | None, tuple[int | None, int | None]]:
-        """One streamed chat completion, walking down the response_format ladder when it is
-        rejected; raises _RanAway when the reply is abandoned."""
-        import openai
-
-        start = _FORMATS.index(self._format)
-        for mode in _FORMATS[start:]:
-            try:
-                streamed = self._create(
-                    model=self.model,
-                    messages=messages,
-                    **params,
-                    **_response_format(mode, rubric, prompts.style),
-                )
-            except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-                if mode != _FORMATS[-1]:
-                    log.info("judge %s rejected response_format %s: %s", self.model, mode, exc)
-                    continue
-                raise JudgeUnavailable(self._describe(exc)) from None
-            except openai.OpenAIError as exc:
-                raise JudgeUnavailable(self._describe(exc)) from None
-            except NotAStream as exc:
-                raise JudgeUnavailable(
-                    f"judge at {self.public_url} sent a reply that is not an OpenAI event stream"
-                    f" ({exc})"
-                ) from None
-            if mode != self._format:
-                self._format = mode  # remember what this server accepts
-            if streamed.stopped == "budget":
-                budget = self.settings.judge_timeout
-                raise _RanAway(f"was still writing after {budget:g} s")
-            if streamed.stopped == "repetition":
-                raise _RanAway("was repeating itself")
-            if streamed.finish_reason == "length":
-                log.info(
-                    "judge %s: reply cut off at max_tokens=%d", self.model, params["max_tokens"]
-                )
-            return streamed.text or None, streamed.usage
-        raise AssertionError("unreachable")  # the loop returns or raises
-
-    def _create(self, **request: Any) -> Streamed:
-        """The streamed reply, retrying transient failures (never a timeout) `judge_retries`
-        times with the server's Retry-After or a short exponential backoff."""
-        import openai
-
-        attempts = self.settings.judge_retries + 1
-        for attempt in range(attempts):
-            try:
-                return self._stream(request)
-            except openai.APITimeoutError:
-                raise  # a connect timeout (_stream handles the others): not retried
-            except openai.APIStatusError as exc:
-                if exc.status_code not in RETRY_STATUS or attempt + 1 == attempts:
-                    raise
-                delay = _retry_delay(exc, attempt)
-            except openai.APIConnectionError:
-                if attempt + 1 == attempts:
-                    raise
-                delay = _retry_delay(None, attempt)
-            log.info("judge %s: retrying in %.1f s", self.model, delay)
-            time.sleep(delay)
-        raise AssertionError("unreachable")  # the loop returns or raises
-
-    def _stream(self, request: dict[str, Any]) -> Streamed:
-        """One streamed request, read; raises JudgeUnavailable when the server sent no token at
-        all (asked again, in any style, it would be as silent), _RanAway when it stopped midway."""
-        import openai
-
-        where = f"judge at {self.public_url}"
-        first, stall = self.settings.judge_first_token_timeout, self.settings.judge_stall_timeout
-        try:
-            stream = self._client.chat.completions.create(
-                **request, stream=True, stream_options={"include_usage": True}
-            )
-        except openai.APITimeoutError as exc:
-            if type(exc.__cause__).__name__ == "ConnectTimeout":
-                raise  # unreachable, said by _describe
-            raise JudgeUnavailable(
-                f"{where} sent no token within {first:g} s (first-token timeout)"
-            ) from None
-        with stream:
-            _stall_timeout(stream, stall)
-            try:
-                return read_stream(
-                    stream, self.settings.judge_timeout, silent=(openai.APITimeoutError,)
-                )
-            except Silent:
-                raise JudgeUnavailable(
-                    f"{where} started a reply but sent no token for {stall:g} s"
-                ) from None
-            except openai.APITimeoutError:
-                raise _RanAway(f"sent no token for {stall:g} s") from None
-
-    def _describe(self, exc: Exception) -> str:
-        """One line for any client error; never includes the API key."""
-        import openai
-
-        where = f"judge at {self.public_url}"
-        attempts = self.settings.judge_retries + 1
-        tries = f"{attempts} attempt" + ("s" if attempts > 1 else "")
-        if isinstance(exc, openai.APITimeoutError):
-            connect = min(self.settings.judge_first_token_timeout, CONNECT_TIMEOUT)
-            return f"judge unreachable at {self.public_url}: no connection within {connect:g} s"
-        if isinstance(exc, openai.APIConnectionError):
-            return f"judge unreachable at {self.public_url}: {_connection_reason(exc)}"
-        if isinstance(exc, openai.AuthenticationError):
-            return f"{where} rejected the API key (HTTP 401): check OPENAI_API_KEY"
-        if isinstance(exc, openai.RateLimitError):
-            return f"{where} is rate limiting (HTTP 429, {tries}): {_api_message(exc)}"
-        if isinstance(exc, openai.NotFoundError):
-            return f"{where}: model '{self.model}' or endpoint not found (HTTP 404)"
-        if isinstance(exc, openai.APIStatusError):
-            return f"{where} failed with HTTP {exc.status_code} ({tries}): {_api_message(exc)}"
-        return f"{where} failed: {one_line(exc.__class__.__name__ + ': ' + str(exc), 200)}"
-
-
-def _stall_timeout(stream: Any, seconds: float) -> None:
-    """Once the server has started answering, its read timeout becomes the stall timeout.
-
-    The request went out with the first-token timeout as its read timeout, and llama-server,
-    like OpenAI, sends the response headers with the first token, so that bounds the wait for
-    it. httpx reads a response body's read timeout from the request's extensions when the body
-    is first read, which is after this; a client that keeps it elsewhere keeps the first-token
-    timeout between tokens too (stricter, never a longer wait)."""
-    request = getattr(getattr(stream, "response", None), "request", None)
-    timeouts = getattr(request, "extensions", {}).get("timeout")
-    if isinstance(timeouts, dict):
-        timeouts["read"] = seconds
-
-
-def redacted(text: str, settings: Settings) -> str:
-    """`text` without the API key: an error's own words go into grades and output files."""
-    key = settings.judge_api_key.get_secret_value() if settings.judge_api_key else ""
-    return text.replace(key, "***") if key else text
-
-
-def public_base_url(url: str) -> str:
-    """The URL without userinfo, query or fragment (where credentials sometimes hide)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-
-
-def _response_format(mode: str, rubric: Rubric, style: str) -> dict[str, Any]:
-    if mode in ("json_schema_bounded", "json_schema"):
-        body = reply_schema(rubric, style, bounded=mode == "json_schema_bounded")
-        schema = {"name": "judge_reply", "strict": True, "schema": body}
-        return {"response_format": {"type": "json_schema", "json_schema": schema}}
-    if mode == "json_object":
-        return {"response_format": {"type": "json_object"}}
-    return {}
-
-
-def _retry_delay(exc: Any, attempt: int) -> float:
-    """The server's Retry-After (seconds or ms), else 0.5 s doubling per attempt."""
-    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        try:
-            value = float(str(headers.get(name))) * scale
-        except ValueError:
-            continue
-        if value >= 0:
-            return min(value, MAX_RETRY_DELAY)
-    return min(0.5 * 2**attempt, 8.0)
-
-
-def _api_message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        message = inner.get("message") if isinstance(inner, dict) else inner
-        if message:
-            return one_line(str(message), 200)
-    return one_line(getattr(exc, "message", "") or str(exc), 200)
-
-
-def _connection_reason(exc: BaseException) -> str:
-    """The root cause of a connection failure, in a few words."""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    chain = []
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        chain.append(cause)
-        cause = cause.__cause__ or cause.__context__
-    text = " ".join(f"{type(c).__name__} {c}" for c in chain).lower()
-    if isinstance(chain[-1], ConnectionRefusedError) or "refused" in text:
-        return "connection refused"
-    if "name or service not known" in text or "nodename nor servname" in text:
-        return "unknown host"
-    if "remoteprotocol" in text or "peer closed" in text or "disconnected" in text:
-        return "the server closed the connection mid-response"
-    if isinstance(chain[-1], ConnectionResetError) or "reset" in text:
-        return "connection reset by the server"
-    return one_line(str(chain[-1]) or type(chain[-1]).__name__, 200)
 
 
 def make_judge(

@@ -17,7 +17,6 @@ from click.testing import CliRunner
 
 from evaluator.batch import BatchOptions, prepare_batch, run_batch
 from evaluator.batch import rows as rows_module
-from evaluator.batch.sinks import GRADE_COLUMNS, output_header
 from evaluator.batch.table import open_table, resolve_columns
 from evaluator.cli import main
 from evaluator.errors import EvaluatorError, InputError, JudgeError
@@ -123,13 +122,6 @@ def test_one_column_in_two_roles_is_refused(tmp_path: Path) -> None:
     table = open_table(write_csv(tmp_path / "in.csv", [["id", "answer"], ["1", "a"]]))
     with pytest.raises(InputError, match="cannot be both"):
         resolve_columns(table, question_col="answer")
-
-
-def test_grade_columns_are_prefixed_when_the_input_has_one(tmp_path: Path) -> None:
-    assert output_header(["id", "answer", "Score"])[-len(GRADE_COLUMNS) :] == [
-        f"eval_{c}" for c in GRADE_COLUMNS
-    ]
-    assert output_header(["id", "answer"])[2:] == list(GRADE_COLUMNS)
 
 
 def test_examples_layout_grades_by_question_number(

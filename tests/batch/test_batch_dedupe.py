@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from evaluator.batch import BatchOptions, run_batch
+from evaluator.batch.cells import GRADE_COLUMNS
+from evaluator.batch.cells import grade_cells as grade_cells_of
 from evaluator.batch.rows import RowGrader, RubricResolver
-from evaluator.batch.sinks import GRADE_COLUMNS
-from evaluator.batch.sinks import grade_cells as grade_cells_of
 from evaluator.batch.table import Columns, Record
 from evaluator.result import Grade
 from evaluator.rubrics.model import Rubric

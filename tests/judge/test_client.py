@@ -16,7 +16,7 @@ from pydantic import SecretStr, ValidationError
 
 from evaluator.errors import EvaluatorError, JudgeError
 from evaluator.injection import detect_injection, neutralise_delimiter
-from evaluator.judge.client import Judge, make_judge, public_base_url
+from evaluator.judge.client import Judge, make_judge
 from evaluator.judge.prompts import PromptError, load_judge_prompts
 from evaluator.judge.replies import CACHE_FILE, CachedReply, JudgeCache
 from evaluator.judge.reply import extract_json, reply_schema
@@ -789,13 +789,6 @@ def test_hosted_default_without_key_is_unscored_unless_a_judge_is_required(tmp_p
     with pytest.raises(EvaluatorError) as required:
         Judge(Settings(cache_dir=tmp_path, judge_model="gpt-4o-mini", require_judge=True))
     assert str(required.value) == reason and not isinstance(required.value, JudgeError)
-
-
-def test_public_base_url_strips_credentials():
-    assert public_base_url("https://u:p@host.example:8443/v1/?api-key=x#f") == (
-        "https://host.example:8443/v1"
-    )
-    assert public_base_url("http://localhost:11434/v1") == "http://localhost:11434/v1"
 
 
 # ---------------------------------------------------------------------------- prompts, parsing

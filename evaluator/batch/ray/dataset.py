@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evaluator.batch.cells import EXTRA_COLUMN, grade_cells, output_header
 from evaluator.batch.rows import RowGrader, RubricResolver
-from evaluator.batch.sinks import EXTRA_COLUMN, grade_cells, output_header
 from evaluator.batch.table import Columns, Record, Table, resolve_columns, shown_header
 from evaluator.errors import InputError
 from evaluator.rubrics.io import load_rubrics

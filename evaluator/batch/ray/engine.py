@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from evaluator.batch.cells import row_view
 from evaluator.batch.job import BatchOptions, BatchResult
 from evaluator.batch.manifest import make_manifest
 from evaluator.batch.ray.dataset import (
@@ -46,7 +47,6 @@ from evaluator.batch.ray.shards import (
     open_source,
     prepare_destination,
 )
-from evaluator.batch.sinks import row_view
 from evaluator.errors import EvaluatorError, InputError
 from evaluator.files import OutputLock, atomic_write
 from evaluator.present.summary import Summary

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from evaluator.batch import BatchOptions, run_batch
-from evaluator.batch.sinks import GRADE_COLUMNS
+from evaluator.batch.cells import GRADE_COLUMNS
 from evaluator.settings import Settings
 from tests.batch.ray.cluster import Cluster, new_cluster
 from tests.helpers import REPO, require
