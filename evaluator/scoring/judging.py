@@ -44,7 +44,7 @@ RECHECK_GAP = 0.5
 def unexpected(exc: Exception, settings: Settings) -> JudgeError:
     """An exception the judge should not have raised, as the one-line JudgeError it stands for
     (never with the API key); the traceback goes to the debug log only."""
-    from evaluator.judge.client import redacted
+    from evaluator.judge.wording import redacted
 
     log.debug("the judge failed unexpectedly", exc_info=exc)
     what = redacted(one_line(f"{type(exc).__name__}: {exc}", 200), settings)
