@@ -19,9 +19,10 @@ Models:
   is refitted per fold (its other numbers were set by hand: they cannot be refitted, so its
   held-out figures flatter it);
 - `logistic`: credit = sigmoid(bias + a·similarity + b·recall) per sentence, key points
-  competing in that space with `exclusivity`, no score scale: 5 numbers, all fitted.
+  competing in that space with `exclusivity`, no score scale: 5 numbers, all fitted;
+- `anchored`: the same with no evidence earning nothing (a restatement scores 0).
 
-    nice .venv/bin/python benchmarks/generalization.py                  # both models
+    nice .venv/bin/python benchmarks/generalization.py                  # every model, ~30 min
     nice .venv/bin/python benchmarks/generalization.py --model logistic --json out.json
 
 Agreement: Pearson, Spearman, QWK (scikit-learn), RMSE on the 0-1 scale. Bands: the share of
@@ -177,7 +178,7 @@ def _items(grader: Grader, dataset: str, pairs: Sequence[tuple[Rubric, str]]) ->
                 Flag.OFF_TOPIC in ev.flags or Flag.ANSWERS_OTHER_QUESTION in ev.flags,
                 float(sum(h.penalty for h in ev.misconceptions)),
                 False,
-            )  # fmt: skip
+            )
         )
     return out
 
@@ -495,7 +496,7 @@ def report(items: list[Item], scores: np.ndarray) -> dict[str, dict[str, float]]
                 cohen_kappa_score(
                     np.rint(s * (levels - 1)), np.rint(t * (levels - 1)), weights="quadratic"
                 )
-            ),  # fmt: skip
+            ),
             "rmse": float(np.sqrt(np.mean((s - t) ** 2))),
         }
     for name in BANDED:
