@@ -241,3 +241,22 @@ def test_agreement_command_bad_csv(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: ") and "missing column(s)" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_the_metrics_agree_with_scipy_and_scikit_learn() -> None:
+    """The command's own Pearson, Spearman and QWK (numpy only, so the core install needs no
+    scipy) give what the well-kept libraries give."""
+    import numpy as np
+    from scipy.stats import pearsonr, spearmanr
+    from sklearn.metrics import cohen_kappa_score
+
+    from evaluator.quality.agreement import pearson, quadratic_weighted_kappa, spearman
+
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        x = rng.integers(0, 6, 80).astype(float)  # ties, as grades have
+        y = np.clip(x + rng.integers(-2, 3, 80), 0, 5)
+        assert pearson(x, y) == pytest.approx(pearsonr(x, y)[0], abs=1e-9)
+        assert spearman(x, y) == pytest.approx(spearmanr(x, y)[0], abs=1e-9)
+        qwk = cohen_kappa_score(x.astype(int), y.astype(int), weights="quadratic", labels=range(6))
+        assert quadratic_weighted_kappa(x, y, 6) == pytest.approx(qwk, abs=1e-9)
