@@ -37,7 +37,7 @@ from evaluator.rubrics.comments import carry
 from evaluator.rubrics.io import dump_document, load_document
 from evaluator.rubrics.model import KeyPoint, KeyPointGroup, Rubric, RubricDocument, Source
 from evaluator.rubrics.numbering import question_number
-from evaluator.text import asked_count, detect_language
+from evaluator.text import KEY_POINT_SENTENCES, asked_count, detect_language, split_sentences
 
 __all__ = ["build", "compile_markdown", "slugify"]
 
@@ -65,11 +65,7 @@ _BOLD_LABEL_RE = re.compile(
 _PLAIN_LABEL_RE = re.compile(
     r"^(?P<label>[^：:，,。；;！？!?]{1,25}?)\s*(?:：|:\s)\s*(?P<rest>.+)$"
 )
-_CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD_RE = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
-_ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "cf", "al", "fig", "eq", "dr", "mr", "ms"}
-# Sentences shorter than this (CJK characters + 2 per Latin word) join a neighbour.
-_MIN_SENTENCE_UNITS = 6
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -79,10 +75,6 @@ def slugify(name: str) -> str:
     """A document slug from a file stem: lower-case ASCII letters, digits, `_`, `.`, `-`."""
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
     return re.sub(r"[^a-z0-9_.-]+", "-", text).strip("-._")
-
-
-def _units(text: str) -> int:
-    return len(_CJK_RE.findall(text)) + 2 * len(_WORD_RE.findall(text))
 
 
 def _strip_inline(text: str) -> str:
@@ -96,52 +88,16 @@ def _strip_inline(text: str) -> str:
 
 
 def _join(parts: list[str]) -> str:
-    """Join wrapped lines: no space between CJK characters, one space otherwise."""
+    """Join wrapped lines as a key point's sentences join: no space next to a CJK character."""
     out = ""
     for part in (p.strip() for p in parts):
-        if not part:
-            continue
-        if out and not (_CJK_RE.match(out[-1]) or _CJK_RE.match(part[0])):
-            out += " "
-        out += part
+        if part:
+            out = KEY_POINT_SENTENCES.join(out, part) if out else part
     return out
-
-
-def _split_sentences(text: str) -> list[str]:
-    """Split on 。！？!? and on `.` that ends a sentence (not 3.14, e.g., float16.x)."""
-    sentences: list[str] = []
-    start = 0
-    for m in re.finditer(r"[。！？!?]+[”’」』）)\"']*|\.(?=\s|$)[”’\"')]*", text):
-        if m.group().startswith("."):
-            word = re.search(r"([A-Za-z.]+)$", text[start : m.start()])
-            if word and word.group(1).lower().strip(".") in _ABBREVIATIONS:
-                continue
-        piece = text[start : m.end()].strip()
-        if piece:
-            sentences.append(piece)
-        start = m.end()
-    tail = text[start:].strip()
-    if tail:
-        sentences.append(tail)
-    return sentences
 
 
 def _is_lead_in(sentence: str) -> bool:
     return sentence.rstrip().endswith(("：", ":"))
-
-
-def _merge_short(sentences: list[str]) -> list[str]:
-    """Too-short sentences carry little on their own: join them to a neighbour."""
-    merged: list[str] = []
-    for s in sentences:
-        if merged and _units(s) < _MIN_SENTENCE_UNITS:
-            merged[-1] = _join([merged[-1], s])
-        else:
-            merged.append(s)
-    if len(merged) > 1 and _units(merged[0]) < _MIN_SENTENCE_UNITS:
-        merged[1] = _join([merged[0], merged[1]])
-        merged.pop(0)
-    return merged
 
 
 def _split_label(body: str) -> tuple[str, str]:
@@ -360,8 +316,10 @@ def _key_points(body: list[str]) -> list[tuple[str, str]]:
                 if label and text and not _is_lead_in(text):
                     points.append((label, text))
                     continue
-            sentences = [s for s in _split_sentences(_strip_inline(joined)) if not _is_lead_in(s)]
-            points += [("", s) for s in _merge_short(sentences)]
+            sentences = split_sentences(
+                _strip_inline(joined), KEY_POINT_SENTENCES, keep=lambda s: not _is_lead_in(s)
+            )
+            points += [("", s) for s in sentences]
     return points
 
 
