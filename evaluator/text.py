@@ -5,26 +5,25 @@ one sentence denies another is polarity.py's.
 
 A unit is a sentence, a bullet or a numbered item. Chinese and English punctuation both end
 units; very short fragments are merged into their neighbour so "例如：" does not stand alone.
+`split_sentences` is the one place text is cut into sentences: answers (`split_units`) and the
+key points rubrics/compile.py makes of a study document's paragraphs, each with its rules.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
 Language = Literal["zh", "en"]
 
-# Hard breaks: line breaks, and sentence-final punctuation (Chinese and English).
-# A full stop typed in ASCII inside Chinese text ("…缩短.难点…") ends a sentence as "。" does.
-_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=\.)(?=\s)|(?<=\.)(?=[\u3400-\u9fff])|(?<=…)")
 _BULLET = re.compile(
     r"^\s*(?:[-*+•·●▪]|[\d０-９]{1,3}[.)、．]|[（(]?[\d０-９]{1,3}[)）]|[一二三四五六七八九十]+[、.．])\s*"
 )
 _MARKUP = re.compile(r"\*\*|__|`{1,3}|^#{1,6}\s*", re.MULTILINE)
-# A full stop after these is not the end of a sentence ("e.g. the 2014 paper").
-_ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|cf|fig|eq|al|approx|resp|mr|ms|dr)\.$", re.I)
 MIN_UNIT_CHARS = 6
 MAX_UNIT_CHARS = 400
 
@@ -53,40 +52,112 @@ def _join(left: str, right: str) -> str:
     return f"{left} {right}"
 
 
+# ---------------------------------------------------------------------------- sentences
+
+# A full stop after these is not the end of a sentence ("e.g. the 2014 paper").
+_ABBREVIATIONS = r"e\.g|i\.e|etc|vs|cf|fig|eq|al|mr|ms|dr"
+
+
+@dataclass(frozen=True)
+class SentenceRules:
+    """Where `split_sentences` cuts, and which pieces are too short to stand alone."""
+
+    ends: re.Pattern[str]  # each match ends a sentence...
+    abbreviation: re.Pattern[str]  # ...unless this finds an abbreviation's "." in the text so far
+    length: Callable[[str], int]  # how much a piece says
+    min_length: int  # a piece shorter than this (or after one) is joined to its neighbour
+    join: Callable[[str, str], str]  # a piece and the next, merged
+    drop_empty: bool  # a piece of length 0 with nothing before it is dropped, else kept
+    max_chars: int | None = None  # a longer sentence is cut at a comma or a space
+
+
+def _ideographs_and_words(text: str) -> int:
+    """CJK characters, and two per Latin word: what a key point sentence says."""
+    return len(_CJK_CHAR.findall(text)) + 2 * len(_WORD.findall(text))
+
+
+def _join_at_ideograph(left: str, right: str) -> str:
+    """Two pieces of one sentence: no space next to a CJK character, one otherwise."""
+    if _CJK_CHAR.match(left[-1:]) or _CJK_CHAR.match(right[:1]):
+        return left + right
+    return f"{left} {right}"
+
+
+# Answers are cut finely, so each claim can be matched on its own: semicolons, "…" and a full
+# stop typed in ASCII inside Chinese text ("…缩短.难点…") end a unit as "。" does.
+ANSWER_UNITS = SentenceRules(
+    ends=re.compile(r"[。！？；!?;…]|\.(?=\s|[\u3400-\u9fff])"),
+    abbreviation=re.compile(rf"\b(?:{_ABBREVIATIONS}|approx|resp)\.$", re.I),
+    length=_visible_len,
+    min_length=MIN_UNIT_CHARS,
+    join=_join,
+    drop_empty=True,
+    max_chars=MAX_UNIT_CHARS,
+)
+# A compiled key point is a whole sentence a reviewer reads and edits: "A；B" stays one, a
+# closing quote or bracket stays with its sentence, one under 6 (a CJK character 1, a word 2)
+# joins a neighbour as wrapped lines join, and one in another script ("Ωμέγα.") is kept.
+# Changing these changes what `rubrics build` writes.
+KEY_POINT_SENTENCES = SentenceRules(
+    ends=re.compile(r"[。！？!?]+[”’」』）)\"']*|\.(?=\s|$)"),
+    # Not after a Latin letter, where answers' \b is not after a Chinese one: "方法e.g. 旋转" is
+    # one sentence here and two in an answer.
+    abbreviation=re.compile(rf"(?<![A-Za-z.])\.*(?:{_ABBREVIATIONS})\.*\.$", re.I | re.A),
+    length=_ideographs_and_words,
+    min_length=6,
+    join=_join_at_ideograph,
+    drop_empty=False,
+)
+
+
+def _cut_long(sentence: str, limit: int | None) -> list[str]:
+    """`sentence` in pieces of at most `limit` characters, cut after a comma or at a space
+    where one is in the second half (unpunctuated walls of text)."""
+    pieces: list[str] = []
+    while limit is not None and len(sentence) > limit:
+        cut = max(sentence.rfind(c, 0, limit) for c in "，, ")
+        cut = cut + 1 if cut > limit // 2 else limit
+        pieces.append(sentence[:cut].strip())
+        sentence = sentence[cut:].strip()
+    return [*pieces, sentence] if sentence else pieces
+
+
+def split_sentences(
+    text: str, rules: SentenceRules = ANSWER_UNITS, keep: Callable[[str], bool] | None = None
+) -> list[str]:
+    """The sentences of `text`, in order, each with the mark that ends it: cut at line breaks
+    and after each match of `rules.ends` but an abbreviation's full stop. The pieces `keep`
+    rejects are dropped; then a piece shorter than `rules.min_length` is joined to the one
+    before it, and while that one is still short, the next piece too."""
+    pieces: list[str] = []
+    for line in text.split("\n"):
+        start = 0
+        for m in rules.ends.finditer(line):
+            if rules.abbreviation.search(line[start : m.end()]):
+                continue
+            pieces += _cut_long(line[start : m.end()].strip(), rules.max_chars)
+            start = m.end()
+        pieces += _cut_long(line[start:].strip(), rules.max_chars)
+    if keep is not None:
+        pieces = [piece for piece in pieces if keep(piece)]
+    sentences: list[str] = []
+    for piece in pieces:
+        length = rules.length(piece)
+        if sentences and (
+            length < rules.min_length or rules.length(sentences[-1]) < rules.min_length
+        ):
+            sentences[-1] = rules.join(sentences[-1], piece)
+        elif length > 0 or not rules.drop_empty:
+            sentences.append(piece)
+    return sentences
+
+
 def split_units(text: str, max_units: int | None = None) -> list[str]:
     """Sentences, bullets and numbered items of `text`, in order, markup removed."""
     text = _MARKUP.sub("", normalise(text))
-    pieces: list[str] = []
-    for line in text.split("\n"):
-        line = _BULLET.sub("", line).strip()
-        if not line:
-            continue
-        sentences: list[str] = []
-        for sentence in _SENTENCE_END.split(line):
-            if sentences and _ABBREVIATION.search(sentences[-1]):
-                sentences[-1] += sentence
-            else:
-                sentences.append(sentence)
-        for sentence in sentences:
-            sentence = sentence.strip()
-            while len(sentence) > MAX_UNIT_CHARS:  # unpunctuated walls of text
-                cut = max(sentence.rfind(c, 0, MAX_UNIT_CHARS) for c in "，, ")
-                cut = cut + 1 if cut > MAX_UNIT_CHARS // 2 else MAX_UNIT_CHARS
-                pieces.append(sentence[:cut].strip())
-                sentence = sentence[cut:].strip()
-            if sentence:
-                pieces.append(sentence)
-    units: list[str] = []
-    for piece in pieces:
-        if units and (
-            _visible_len(piece) < MIN_UNIT_CHARS or _visible_len(units[-1]) < MIN_UNIT_CHARS
-        ):
-            units[-1] = _join(units[-1], piece)
-        elif _visible_len(piece) > 0:
-            units.append(piece)
-    if max_units is not None:
-        units = units[:max_units]
-    return units
+    lines = (_BULLET.sub("", line).strip() for line in text.split("\n"))
+    units = split_sentences("\n".join(lines), ANSWER_UNITS)
+    return units if max_units is None else units[:max_units]
 
 
 def windows(units: list[str], size: int = 2) -> list[str]:

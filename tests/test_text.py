@@ -8,6 +8,8 @@ from evaluator.scoring.grader import Grader
 from evaluator.scoring.prepare import MAX_UNITS
 from evaluator.settings import Settings
 from evaluator.text import (
+    ANSWER_UNITS,
+    KEY_POINT_SENTENCES,
     MAX_UNIT_CHARS,
     clauses,
     content_tokens,
@@ -16,6 +18,7 @@ from evaluator.text import (
     examples,
     is_blank,
     normalise,
+    split_sentences,
     split_units,
     visible_length,
     windows,
@@ -98,6 +101,59 @@ def test_blank_and_punctuation_only_answers() -> None:
         assert split_units(text) == []
     assert not is_blank("a")
     assert not is_blank("对")
+
+
+# ---------------------------------------------------------------------------- split_sentences
+
+
+def test_split_units_is_split_sentences_with_the_answer_rules() -> None:
+    text = "Dropout randomly drops units. It reduces co-adaptation; 训练更稳定…用 FP16!"
+    assert split_units(text) == split_sentences(text, ANSWER_UNITS) == split_sentences(text)
+
+
+def test_key_point_sentences_are_whole_sentences() -> None:
+    text = "数据增强可以扩充训练样本；提高模型的泛化能力。他说：“这样更稳。”GPU 很快.并行计算"
+    # Answers cut at the semicolon, before the closing quote and at an ASCII full stop next to a
+    # Chinese character; key points do none of these.
+    assert split_sentences(text, KEY_POINT_SENTENCES) == [
+        "数据增强可以扩充训练样本；提高模型的泛化能力。",
+        "他说：“这样更稳。”",
+        "GPU 很快.并行计算",
+    ]
+    assert split_sentences(text) == [
+        "数据增强可以扩充训练样本；",
+        "提高模型的泛化能力。",
+        "他说：“这样更稳。",
+        "”GPU 很快.",
+        "并行计算",
+    ]
+
+
+def test_key_point_sentences_merge_short_ones_and_keep_what_keep_allows() -> None:
+    text = "是的。过拟合是模型记住了训练数据中的噪声。它很常见。其原因包括："
+    assert split_sentences(text, KEY_POINT_SENTENCES, keep=lambda s: not s.endswith("：")) == [
+        "是的。过拟合是模型记住了训练数据中的噪声。它很常见。"
+    ]
+    # A short sentence joins with a space unless next to a CJK character.
+    assert split_sentences("Yes. Overfitting fits the noise.", KEY_POINT_SENTENCES) == [
+        "Yes. Overfitting fits the noise."
+    ]
+
+
+def test_abbreviations_do_not_end_sentences_under_either_rules() -> None:
+    text = "See e.g. the 2014 paper, approx. three pages. Then fig. 3 shows it."
+    assert split_sentences(text) == [
+        "See e.g. the 2014 paper, approx. three pages.",
+        "Then fig. 3 shows it.",
+    ]
+    assert split_sentences("数据增强的方法e.g. 旋转和裁剪等。", KEY_POINT_SENTENCES) == [
+        "数据增强的方法e.g. 旋转和裁剪等。"
+    ]
+
+
+def test_sentences_that_say_nothing_are_dropped_from_answers_only() -> None:
+    assert split_sentences("……") == []
+    assert split_sentences("Ωμέγα.", KEY_POINT_SENTENCES) == ["Ωμέγα."]
 
 
 def test_normalise_unifies_line_breaks_and_spaces() -> None:

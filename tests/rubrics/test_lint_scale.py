@@ -6,18 +6,15 @@ No timing here (benchmarks/lint_scale.py times it): these tests count the work i
 from __future__ import annotations
 
 import difflib
-import itertools
 import random
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import evaluator.cli.rubrics as rubrics_cli
 from evaluator.cli import main
-from evaluator.rubrics import lint as lint_module
+from evaluator.rubrics import similarity as similarity_module
 from evaluator.rubrics.compile import compile_markdown
 from evaluator.rubrics.io import dump_document, load_rubrics
 from evaluator.rubrics.lint import lint, lint_path
@@ -75,7 +72,7 @@ def _work(
     rubric equality tests it makes (the old all-pairs loop made the first for every pair)."""
     counts = {"similarities": 0, "text comparisons": 0, "rubric equality": 0}
     similarity, matcher, equal = (
-        lint_module._QuestionSimilarity.__call__,
+        similarity_module.QuestionSimilarity.__call__,
         difflib.SequenceMatcher,
         Rubric.__eq__,
     )
@@ -89,7 +86,7 @@ def _work(
 
     with monkeypatch.context() as patch:
         patch.setattr(
-            lint_module._QuestionSimilarity, "__call__", counted("similarities", similarity)
+            similarity_module.QuestionSimilarity, "__call__", counted("similarities", similarity)
         )
         patch.setattr(difflib, "SequenceMatcher", counted("text comparisons", matcher))
         patch.setattr(Rubric, "__eq__", counted("rubric equality", equal))
@@ -115,62 +112,6 @@ def test_overlaps_are_ordered_without_comparing_rubrics(monkeypatch: pytest.Monk
     seed = compile_markdown(SEED.read_text(encoding="utf-8"), "seed.md", "llm-training")
     counts = _work(seed, monkeypatch, duplicates=3)
     assert counts["rubric equality"] == 0
-
-
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_related_pairs_are_every_pair_that_reaches_the_floor(seed: int) -> None:
-    rng = random.Random(seed)
-    # Few distinct words, so that many pairs are related and some sit near the floor.
-    words = ["分布式", "训练", "优化器", "数据", "增强", "模型", "蒸馏", "剪枝", "注意力", "学习率"]
-    rubrics = [
-        Rubric(
-            id=f"r-q{i}",
-            title="".join(rng.sample(words, 2)),
-            question=f"请解释{''.join(rng.sample(words, rng.randint(1, 3)))}的概念。",
-            reference_answer="答。",
-            key_points=[KeyPoint(id="k1", text="答案。")],
-        )
-        for i in range(80)
-    ]
-    similarity = lint_module._QuestionSimilarity(rubrics)
-    first, second = similarity.related(rubrics, 0.2)
-    found = list(zip(first.tolist(), second.tolist(), strict=True))
-    assert found == sorted(found) and all(i < j for i, j in found)  # combinations' order
-    expected = {
-        (i, j)
-        for i, j in itertools.combinations(range(len(rubrics)), 2)
-        if similarity(rubrics[i], rubrics[j]) >= 0.2
-    }
-    assert expected <= set(found)
-    assert 0 < len(expected) < len(rubrics) * (len(rubrics) - 1) // 2
-
-
-_TEXT = st.text(alphabet="abcde的是了，。 ", max_size=12)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(st.tuples(_TEXT, _TEXT), max_size=6),
-    st.sampled_from([0.0, 0.5, 0.6, 0.9, 1.0]),
-)
-def test_best_match_is_the_first_highest_ratio_of_all_pairs(
-    pairs: list[tuple[str, str]], floor: float
-) -> None:
-    points = [
-        (
-            lint_module._Point.of(KeyPoint.model_construct(id=f"a{i}", label="", text=a)),
-            lint_module._Point.of(KeyPoint.model_construct(id=f"b{i}", label="", text=b)),
-        )
-        for i, (a, b) in enumerate(pairs)
-    ]
-    scored = [(lint_module._ratio(a, b), i) for i, (a, b) in enumerate(pairs)]
-    best = max(scored, key=lambda s: s[0], default=None)  # max() keeps the first of equals
-    got = lint_module._best_match(points, floor)
-    if best is None or best[0] < floor:
-        assert got is None
-    else:
-        assert got is not None
-        assert (got[0], got[1].id, got[2].id) == (best[0], f"a{best[1]}", f"b{best[1]}")
 
 
 def test_the_bundled_rubrics_lint_exactly_as_before() -> None:
